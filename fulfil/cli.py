@@ -1,0 +1,231 @@
+"""``fulfil`` command line: plan, check, validate, generate.
+
+Errors are caught once here: a :class:`FulfilError` prints one clear message and
+exits with its code; anything else is an internal error (exit 1) with a one-line
+hint, never a traceback (set ``FULFIL_DEBUG=1`` to see it).  Exit codes: see
+:mod:`fulfil.errors` and the README.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from fulfil.errors import FulfilError, UsageError
+
+log = logging.getLogger("fulfil")
+
+
+class _Progress(logging.Handler):
+    """Progress lines on stderr with elapsed seconds."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.t0 = time.perf_counter()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        sys.stderr.write(f"[{time.perf_counter() - self.t0:6.1f}s] {record.getMessage()}\n")
+        sys.stderr.flush()
+
+
+def _setup_logging(quiet: bool) -> None:
+    log.handlers.clear()
+    log.addHandler(_Progress())
+    log.setLevel(logging.WARNING if quiet else logging.INFO)
+    log.propagate = False
+
+
+def _cmd_validate(args: argparse.Namespace) -> int:
+    from fulfil.feasibility import precheck
+    from fulfil.network import compile_network
+    from fulfil.scenario import load_scenario
+    from fulfil.travel import TravelModel
+
+    path = Path(args.scenario)
+    s = load_scenario(path)
+    travel = TravelModel(s)
+    net = compile_network(s, travel)
+    precheck(s, net, travel, path.name)
+    print(f"{path.name}: valid — {len(s.central_warehouses)} central, {len(s.forward_warehouses)} forward "
+          f"warehouses, {len(s.pickup_points)} pickup points, {int(net.orders.sum())} orders, "
+          f"{sum(v.count for v in s.vehicle_types)} vehicles")
+    return 0
+
+
+def write_plan_dir(plan: dict, out: Path, scenario=None) -> None:
+    """Write plan.json, route sheets, unserved.csv and summary.txt; all-or-nothing per file."""
+    from fulfil.output import write_json_atomic, write_text_atomic
+    from fulfil.report.tables import route_sheet_csv, summary, unserved_csv
+
+    out.mkdir(parents=True, exist_ok=True)
+    # route sheets go to a fresh temp folder first, then replace the old folder whole
+    sheets_tmp = Path(tempfile.mkdtemp(prefix=".route_sheets.", dir=out))
+    try:
+        for r in plan["routes"]:
+            (sheets_tmp / f"{r['id']}.csv").write_text(route_sheet_csv(r), encoding="utf-8")
+        final = out / "route_sheets"
+        if final.exists():
+            old = out / f".route_sheets.old.{os.getpid()}"
+            final.rename(old)
+            sheets_tmp.rename(final)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            sheets_tmp.rename(final)
+    except BaseException:
+        shutil.rmtree(sheets_tmp, ignore_errors=True)
+        raise
+    write_text_atomic(out / "unserved.csv", unserved_csv(plan))
+    write_text_atomic(out / "summary.txt", summary(plan) + "\n")
+    if scenario is not None:
+        try:
+            from fulfil.report.maps import plot_plan_map
+
+            plot_plan_map(plan, scenario, out / "map.png")
+        except ImportError:  # matplotlib missing: maps are optional
+            log.warning("matplotlib not installed: no map.png")
+    write_json_atomic(out / "plan.json", plan)  # last: its presence means the rest is complete
+
+
+def _cmd_plan(args: argparse.Namespace) -> int:
+    from fulfil.pipeline import PlanParams, plan_night
+    from fulfil.report.tables import summary
+    from fulfil.scenario import load_scenario
+
+    path = Path(args.scenario)
+    out = Path(args.out)
+    params = PlanParams(time_limit_s=args.time_limit, solution_limit=args.solutions, seed=args.seed,
+                        workers=args.workers)
+    t0 = time.perf_counter()
+    log.info("loading %s", path)
+    s = load_scenario(path)
+    plan = plan_night(s, params, source=path.name)
+    violations = []
+    if not args.no_check:
+        from fulfil.checker import check_plan
+
+        log.info("checking the plan independently")
+        violations = check_plan(s, plan)
+        plan["check"] = {"violations": len(violations)}
+    write_plan_dir(plan, out, s)
+    print(summary(plan))
+    print(f"\nWrote {out / 'plan.json'}, {len(plan['routes'])} route sheets in {out / 'route_sheets'}, "
+          f"{out / 'map.png'} ({time.perf_counter() - t0:.1f} s)")
+    if violations:
+        from fulfil.checker import summarize
+
+        print("\nThe checker found violations:\n" + summarize(violations))
+        return 4
+    if not args.no_check:
+        print("Independent check: no violation.")
+    return plan["code"]
+
+
+def _cmd_check(args: argparse.Namespace) -> int:
+    from fulfil.checker import check_plan, load_plan, summarize
+    from fulfil.scenario import load_scenario
+
+    s = load_scenario(Path(args.scenario))
+    plan = load_plan(Path(args.plan))
+    violations = check_plan(s, plan)
+    if violations:
+        print(summarize(violations))
+        if args.verbose:
+            for v in violations:
+                where = f"{v.route or '-'}" + (f" stop {v.stop + 1}" if v.stop is not None else "")
+                print(f"  {v.cause:24s} {where:20s} {v.message}")
+        print(f"\n{len(violations)} violation(s).")
+        return 4
+    k = plan.get("kpis", {})
+    print(f"OK: {len(plan.get('routes', []))} routes re-timed and re-loaded from the scenario; no violation. "
+          f"2-hour compliance {k.get('two_hour_compliance')}, cold-chain compliance {k.get('cold_chain_compliance')}.")
+    return 0
+
+
+def _cmd_generate(args: argparse.Namespace) -> int:
+    from fulfil.generate import GenerateConfig, write_scenario
+
+    try:
+        cfg = GenerateConfig(name=args.name, city=args.city, seed=args.seed, central_warehouses=args.central,
+                             forward_warehouses=args.forward, pickup_points=args.pickups, orders=args.orders)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    path = write_scenario(cfg, args.out)
+    print(f"wrote {path} (+ CSV tables beside it)")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="fulfil",
+        description="Nightly route plans for community group buying: central → forward warehouse → pickup point.",
+        epilog="Exit codes: 0 ok; 1 internal error; 2 bad input; 3 routing failed; 4 check found violations; "
+               "130 interrupted (best plan so far written).",
+    )
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress lines")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    sp = sub.add_parser("plan", help="plan one night and write DIR/plan.json + route sheets")
+    sp.add_argument("scenario")
+    sp.add_argument("--out", required=True, help="output folder")
+    sp.add_argument("--time-limit", type=float, default=20.0, help="routing wall-clock budget, s (default 20)")
+    sp.add_argument("--solutions", type=int, default=None,
+                    help="deterministic budget: max solutions per routing subproblem; with --time-limit 0 "
+                         "the plan depends only on scenario and seed")
+    sp.add_argument("--seed", type=int, default=0)
+    sp.add_argument("--workers", type=int, default=0, help="worker processes (0 = one per core)")
+    sp.add_argument("--no-check", action="store_true", help="skip the independent check at the end")
+    sp.set_defaults(func=_cmd_plan)
+
+    sc = sub.add_parser("check", help="re-verify a plan against its scenario (exit 0 only when clean)")
+    sc.add_argument("scenario")
+    sc.add_argument("plan")
+    sc.add_argument("-v", "--verbose", action="store_true", help="list every violation")
+    sc.set_defaults(func=_cmd_check)
+
+    sv = sub.add_parser("validate", help="validate a scenario file and exit")
+    sv.add_argument("scenario")
+    sv.set_defaults(func=_cmd_validate)
+
+    sg = sub.add_parser("generate", help="write a synthetic scenario from a seed and size knobs")
+    sg.add_argument("--out", required=True, help="folder for the scenario and its CSV tables")
+    sg.add_argument("--name", default="generated")
+    sg.add_argument("--city", default="changsha", help="changsha or shanghai")
+    sg.add_argument("--seed", type=int, default=7)
+    sg.add_argument("--central", type=int, default=1)
+    sg.add_argument("--forward", type=int, default=8)
+    sg.add_argument("--pickups", type=int, default=400)
+    sg.add_argument("--orders", type=int, default=20_000)
+    sg.set_defaults(func=_cmd_generate)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    _setup_logging(args.quiet)
+    if getattr(args, "time_limit", None) is not None and args.time_limit == 0:
+        args.time_limit = None
+    try:
+        return int(args.func(args))
+    except FulfilError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # an internal error: keep it to one line unless debugging
+        if os.environ.get("FULFIL_DEBUG"):
+            raise
+        print(f"internal error: {type(exc).__name__}: {exc} (set FULFIL_DEBUG=1 for details; please report)",
+              file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,99 @@
+"""Which forward warehouse can reach which pickup point inside the promise.
+
+Used twice: by ``fulfil validate`` / ``fulfil plan`` as the third validation layer
+(a pickup point with cold goods that *no* forward warehouse reaches within the
+promise is a scenario error), and by the allocation stage as its ``reachable``
+matrix.  Times are conservative (slowest hourly factor over the dispatch wave), so
+whatever is reachable here is reachable under the exact time-dependent times.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from fulfil.errors import ScenarioError
+
+if TYPE_CHECKING:
+    from fulfil.network import Network
+    from fulfil.scenario.schema import Scenario
+    from fulfil.travel import TravelModel
+
+
+@dataclass(frozen=True)
+class Reach:
+    dist_km: np.ndarray  # float64[P, F] road km forward warehouse → pickup point
+    minutes: np.ndarray  # float64[P, F] conservative minutes from dispatch
+    reachable: np.ndarray  # bool[P, F]
+    cold: np.ndarray  # bool[P] the pickup point ordered chilled or frozen goods
+
+
+def last_mile_profiles(net: Network) -> list[str]:
+    v = net.vehicles
+    return sorted({v.profile[t] for t in range(len(v.ids)) if v.tier[t] == 1 and v.count[t] > 0})
+
+
+def conservative_minutes(
+    travel: TravelModel, a: np.ndarray, b: np.ndarray, profiles: list[str], t_from: float, t_to: float,
+    dist_m: np.ndarray | None = None,
+) -> np.ndarray:
+    """Elementwise max over ``profiles`` of the conservative travel minutes in ``[t_from, t_to]``."""
+    from geo.matrices import conservative_time_matrix_s
+
+    d = travel.distance_m(a, b) if dist_m is None else dist_m
+    out = np.zeros(d.shape)
+    for prof in profiles:
+        free = travel.free_flow_s(a, b, prof, d)
+        t = conservative_time_matrix_s(free, travel.hourly_factors(prof), t_from * 60.0, t_to * 60.0)
+        np.maximum(out, t / 60.0, out=out)
+    return out
+
+
+def reach(s: Scenario, net: Network, travel: TravelModel) -> Reach:
+    P, F = net.n_pickups, net.n_forward
+    cold_zone = net.product_zone < 2
+    cold = (net.demand[:, cold_zone] > 0).any(axis=1)
+    fw = np.array([travel.forward_index(f) for f in range(F)], dtype=np.int64)
+    pp = np.array([travel.pickup_index(p) for p in range(P)], dtype=np.int64)
+    dist = travel.distance_m(fw, pp).T  # [P, F]
+    profiles = last_mile_profiles(net) or [s.speed_profiles[0].id]
+    promise = s.policies.promise_minutes
+    minutes = np.empty((P, F))
+    v = net.vehicles
+    has_fleet = np.zeros(F, dtype=bool)
+    for t in range(len(v.ids)):
+        if v.tier[t] == 1 and v.count[t] > 0:
+            has_fleet[int(v.home[t]) - travel.n_central] = True
+    for f in range(F):
+        d0 = float(net.fw_dispatch[f])
+        minutes[:, f] = conservative_minutes(
+            travel, fw[f : f + 1], pp, profiles, d0, d0 + max(promise, float(net.pp_close.max() - d0)),
+            dist_m=dist[:, f][None, :],
+        )[0]
+    arrival = net.fw_dispatch[None, :] + minutes
+    ok = (arrival <= net.pp_close[:, None]) & has_fleet[None, :]
+    ok &= ~cold[:, None] | (minutes <= promise)
+    return Reach(dist_km=dist / 1000.0, minutes=minutes, reachable=ok, cold=cold)
+
+
+def precheck(s: Scenario, net: Network, travel: TravelModel, source: str) -> Reach:
+    """Raise :class:`ScenarioError` for pickup points no forward warehouse reaches in time."""
+    r = reach(s, net, travel)
+    problems = []
+    has_demand = net.demand.sum(axis=1) > 0
+    promise = s.policies.promise_minutes
+    for p in np.flatnonzero(has_demand & ~r.reachable.any(axis=1)):
+        f = int(np.argmin(r.minutes[p]))
+        what = (
+            f"the {promise:g}-minute promise" if r.cold[p] else "its window"
+        )
+        problems.append(
+            f"{source}: pickup_points[{p}] ('{net.pickup_ids[p]}'): no forward warehouse can reach it within "
+            f"{what}; the nearest, '{net.forward_ids[f]}', needs {r.minutes[p, f]:.0f} min at the slowest "
+            f"speed of the dispatch wave — move it, add a forward warehouse nearby, or widen the window"
+        )
+    if problems:
+        raise ScenarioError(problems)
+    return r

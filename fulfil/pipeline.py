@@ -1,0 +1,554 @@
+"""The nightly plan: scenario → allocation → last-mile and trunk routing → plan.
+
+``plan_night`` is a plain function with an explicit seed and budget.  Stages:
+
+1. compile the scenario to arrays and pre-check reachability (``feasibility``);
+2. assign pickup points to forward warehouses and allocate short stock (numba kernels);
+3. per forward warehouse, build a last-mile routing problem (zones grouped into jobs a
+   vehicle can carry whole; promise and out-of-zone limits as per-vehicle deadlines)
+   and solve them in worker processes;
+4. per central warehouse, build the trunk problem from what the last mile will carry
+   (loads larger than a truck are split into chunks) and solve it;
+5. assemble the plan with exact time-dependent times (``fulfil.plan``).
+
+Same scenario + seed + a deterministic budget (``solution_limit`` without a time limit)
+→ the same plan, whatever the number of workers.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import time
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from fulfil.errors import UsageError
+from fulfil.network import ZONE_INDEX, Z, Network, compile_network
+from fulfil.scenario.schema import ZONES
+from fulfil.units import BIG_TIME_S, COST_SCALE
+
+if TYPE_CHECKING:
+    from fulfil.scenario.schema import Scenario
+    from fulfil.travel import TravelModel
+
+log = logging.getLogger("fulfil")
+
+#: Ways to split a stop's zones into jobs, tried in order: one visit if any vehicle
+#: can carry everything, else cold goods together and ambient apart, and so on.
+PARTITIONS = (
+    ((0, 1, 2),),
+    ((0, 1), (2,)),
+    ((0,), (1, 2)),
+    ((0, 2), (1,)),
+    ((0,), (1,), (2,)),
+)
+
+
+@dataclass(frozen=True)
+class PlanParams:
+    """Budget and knobs of one nightly plan.
+
+    ``time_limit_s`` is the wall-clock budget of the whole routing stage, shared among
+    subproblems in proportion to their size; ``solution_limit`` bounds the number of
+    solutions each subproblem's search may find (a deterministic budget).
+    """
+
+    time_limit_s: float | None = 20.0
+    solution_limit: int | None = None
+    seed: int = 0
+    workers: int = 0  # 0 = one per core
+
+    def __post_init__(self) -> None:
+        if self.time_limit_s is None and self.solution_limit is None:
+            raise UsageError("give a time limit or a solution limit (or both)")
+        if self.time_limit_s is not None and self.time_limit_s <= 0:
+            raise UsageError("--time-limit must be positive")
+        if self.solution_limit is not None and self.solution_limit < 1:
+            raise UsageError("--solutions must be at least 1")
+        if self.workers < 0:
+            raise UsageError("--workers must be 0 (one per core) or more")
+
+    @property
+    def n_workers(self) -> int:
+        return self.workers or (os.cpu_count() or 1)
+
+
+@dataclass
+class Job:
+    """One routing node: what a vehicle hands over at one site in one visit."""
+
+    site: int  # global site index
+    owner: int  # pickup index (last mile) or forward index (trunk)
+    zones: tuple[int, ...]
+    crates: np.ndarray  # int64[Z]
+    kg: np.ndarray  # float64[Z]
+    units: dict[int, int] = field(default_factory=dict)  # product index → units (last mile)
+
+
+@dataclass
+class Unserved:
+    pickup: int
+    product: int
+    units: int
+    reason: str
+    detail: str
+
+
+@dataclass
+class Subproblem:
+    key: tuple[str, int]  # ("last_mile", forward index) or ("trunk", central index)
+    jobs: list[Job]
+    vehicles: list[tuple[int, int]]  # (vehicle type, index within type)
+    problem: Any  # solvers.routing.RoutingProblem
+
+
+@dataclass
+class RoutedVehicle:
+    tier: str
+    vtype: int
+    vindex: int
+    depot: int  # global site index
+    departure_min: float
+    jobs: list[Job]
+
+
+@dataclass
+class NightState:
+    """Everything the plan assembly needs (plain data, no solver objects)."""
+
+    scenario: Scenario
+    net: Network
+    travel: TravelModel
+    assign: np.ndarray
+    routed: list[RoutedVehicle]
+    unserved: list[Unserved]
+    stats: dict[str, float]
+    interrupted: bool = False
+
+
+# --------------------------------------------------------------------------- stages
+def allocate(s: Scenario, net: Network, travel: TravelModel) -> tuple[np.ndarray, np.ndarray, list[Unserved]]:
+    """Assign pickups to forward warehouses and allocate stock; returns (assign, units, unserved)."""
+    from fulfil.feasibility import reach
+    from solvers.allocation import allocate_stock, assign_pickups, crates_per_zone
+
+    r = reach(s, net, travel)
+    v = net.vehicles
+    fw_cost_km = np.ones(net.n_forward)
+    for f in range(net.n_forward):
+        mask = (v.tier == 1) & (v.home == travel.forward_index(f)) & (v.count > 0)
+        if mask.any():
+            fw_cost_km[f] = float(v.cost_per_km[mask].mean())
+    cost = 2.0 * r.dist_km * fw_cost_km[None, :]
+    full_crates, _ = crates_per_zone(net.demand, net.product_per_crate, net.product_zone, net.product_kg, Z)
+    assign, status = assign_pickups(cost, r.reachable, full_crates, net.fw_capacity, net.pp_pinned)
+    unserved: list[Unserved] = []
+    reason = {1: "no_reachable_warehouse", 3: "no_reachable_warehouse", 4: "warehouse_capacity"}
+    detail = {
+        1: "no forward warehouse reaches it inside its window and the promise",
+        3: "its pinned forward warehouse cannot reach it inside its window and the promise",
+        4: "every forward warehouse that reaches it is full for tonight",
+    }
+    for p in np.flatnonzero(assign < 0):
+        for k in np.flatnonzero(net.demand[p] > 0):
+            st = int(status[p])
+            unserved.append(Unserved(int(p), int(k), int(net.demand[p, k]), reason.get(st, "no_reachable_warehouse"),
+                                     detail.get(st, "unassigned")))
+    pool = np.where(assign >= 0, net.fw_central[np.maximum(assign, 0)], -1).astype(np.int64)
+    units = allocate_stock(net.demand, pool, net.stock)
+    short = (net.demand - units) * (assign >= 0)[:, None]
+    for p, k in zip(*np.nonzero(short > 0), strict=True):
+        unserved.append(Unserved(int(p), int(k), int(short[p, k]), "stock_shortage",
+                                 f"only {int(units[:, k].sum())} units of this product could be allocated "
+                                 f"from the central warehouse's stock; shared fairly by share of demand"))
+    units = units * (assign >= 0)[:, None]
+    return assign, units, unserved
+
+
+def _zones_units(units_row: np.ndarray, net: Network, zones: tuple[int, ...]) -> dict[int, int]:
+    return {int(k): int(units_row[k]) for k in np.flatnonzero(units_row > 0) if int(net.product_zone[k]) in zones}
+
+
+def _crates_kg(units: dict[int, int], net: Network) -> tuple[np.ndarray, np.ndarray]:
+    crates = np.zeros(Z)
+    kg = np.zeros(Z)
+    for k, q in units.items():
+        z = int(net.product_zone[k])
+        crates[z] += q / float(net.product_per_crate[k])
+        kg[z] += q * float(net.product_kg[k])
+    return np.ceil(crates - 1e-9).astype(np.int64), kg
+
+
+def _vehicle_fits(net: Network, t: int, zones: tuple[int, ...], crates: np.ndarray, kg: np.ndarray) -> bool:
+    v = net.vehicles
+    return all(v.crates[t, z] >= crates[z] and v.kg[t, z] >= kg[z] - 1e-9 and v.crates[t, z] > 0 for z in zones)
+
+
+def last_mile_jobs(
+    s: Scenario, net: Network, travel: TravelModel, assign: np.ndarray, units: np.ndarray
+) -> tuple[dict[int, list[Job]], list[Unserved]]:
+    """Jobs per forward warehouse; lockers over their cells and loads no vehicle fits go unserved."""
+    v = net.vehicles
+    jobs: dict[int, list[Job]] = {f: [] for f in range(net.n_forward)}
+    unserved: list[Unserved] = []
+    for p in np.flatnonzero(assign >= 0):
+        f = int(assign[p])
+        row = units[p].copy()
+        if net.pp_locker[p]:
+            crates, _ = _crates_kg(_zones_units(row, net, (0, 1, 2)), net)
+            for z in range(Z):
+                if crates[z] > net.pp_cells[p, z]:
+                    for k in np.flatnonzero((row > 0) & (net.product_zone == z)):
+                        unserved.append(Unserved(int(p), int(k), int(row[k]), "locker_cells_exceeded",
+                                                 f"{crates[z]} {ZONES[z]} crates but only {net.pp_cells[p, z]} cells"))
+                        row[k] = 0
+        present = tuple(z for z in range(Z) if (row[net.product_zone == z] > 0).any())
+        if not present:
+            continue
+        types = [t for t in range(len(v.ids)) if v.tier[t] == 1 and v.count[t] > 0
+                 and int(v.home[t]) == travel.forward_index(f)]
+        chosen = None
+        for part in PARTITIONS:
+            groups = [tuple(z for z in g if z in present) for g in part]
+            groups = [g for g in groups if g]
+            ok = True
+            for g in groups:
+                u = _zones_units(row, net, g)
+                c, kg = _crates_kg(u, net)
+                if not any(_vehicle_fits(net, t, g, c, kg) for t in types):
+                    ok = False
+                    break
+            if ok:
+                chosen = groups
+                break
+        if chosen is None:  # serve what fits zone by zone; the rest has no vehicle
+            chosen = []
+            for z in present:
+                u = _zones_units(row, net, (z,))
+                c, kg = _crates_kg(u, net)
+                if any(_vehicle_fits(net, t, (z,), c, kg) for t in types):
+                    chosen.append((z,))
+                else:
+                    for k, q in u.items():
+                        unserved.append(Unserved(int(p), k, q, "no_compatible_vehicle",
+                                                 f"no last-mile vehicle at {net.forward_ids[f]} has a {ZONES[z]} "
+                                                 f"compartment that holds {c[z]} crates / {kg[z]:.0f} kg"))
+        for g in chosen:
+            u = _zones_units(row, net, g)
+            c, kg = _crates_kg(u, net)
+            jobs[f].append(Job(site=travel.pickup_index(int(p)), owner=int(p), zones=g, crates=c, kg=kg, units=u))
+    return jobs, unserved
+
+
+def _cost_arrays(net: Network, vehicles: list[tuple[int, int]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    v = net.vehicles
+    t = np.array([a for a, _ in vehicles], dtype=np.int64)
+    fixed = np.round(v.fixed_cost[t] * COST_SCALE).astype(np.int64)
+    per_m = v.cost_per_km[t] * COST_SCALE / 1000.0
+    per_s = v.cost_per_hour[t] * COST_SCALE / 3600.0
+    return fixed, per_m, per_s
+
+
+def build_subproblem(
+    s: Scenario, net: Network, travel: TravelModel, key: tuple[str, int], jobs: list[Job], depot: int,
+    vehicles: list[tuple[int, int]], start_min: np.ndarray,
+) -> Subproblem:
+    """Arrays of one routing problem (depot = node 0, jobs 1..N)."""
+    from fulfil.feasibility import conservative_minutes
+    from solvers.routing import RoutingProblem
+
+    pol = s.policies
+    v = net.vehicles
+    tier = key[0]
+    N, V = len(jobs), len(vehicles)
+    sites = np.array([depot] + [j.site for j in jobs], dtype=np.int64)
+    uniq, inv = np.unique(sites, return_inverse=True)
+    dist_u = travel.distance_m(uniq, uniq)
+    tvec = np.array([a for a, _ in vehicles], dtype=np.int64)
+    t_from = float(start_min.min()) if V else 0.0
+    t_to = float(v.shift_close[tvec].max()) if V else 1.0
+    profiles = sorted({v.profile[t] for t in tvec}) or [s.speed_profiles[0].id]
+    minutes_u = conservative_minutes(travel, uniq, uniq, profiles, t_from, max(t_to, t_from + 1), dist_m=dist_u)
+    dist = np.round(dist_u[np.ix_(inv, inv)]).astype(np.int64)
+    travel_s = np.ceil(minutes_u[np.ix_(inv, inv)] * 60.0 - 1e-9).astype(np.int64)
+
+    site_id = np.concatenate([[-1], inv[1:]]).astype(np.int64)
+    fixed_s = np.zeros(N + 1, dtype=np.int64)
+    var_s = np.zeros(N + 1, dtype=np.int64)
+    tw_open = np.zeros(N + 1, dtype=np.int64)
+    tw_close = np.full(N + 1, BIG_TIME_S, dtype=np.int64)
+    demand = np.zeros((N + 1, 2 * Z), dtype=np.int64)
+    penalty = np.zeros(N + 1, dtype=np.int64)
+    for i, j in enumerate(jobs, start=1):
+        n_crates = int(j.crates.sum())
+        if tier == "last_mile":
+            locker = bool(net.pp_locker[j.owner])
+            fixed_min = pol.locker_fixed_min if locker else pol.service_fixed_min
+            per = pol.locker_per_cell_min if locker else pol.service_per_crate_min
+            tw_open[i] = int(math.floor(net.pp_open[j.owner] * 60))
+            tw_close[i] = int(math.floor(net.pp_close[j.owner] * 60))
+        else:
+            fixed_min, per = pol.trunk_unload_fixed_min, pol.trunk_unload_per_crate_min
+            tw_open[i] = int(math.floor(pol.trunk_receiving.open * 60))
+            # arrive in the receiving window and be unloaded before the last-mile dispatch
+            latest = min(pol.trunk_receiving.close, net.fw_dispatch[j.owner] - fixed_min - per * n_crates)
+            tw_close[i] = int(math.floor(latest * 60))
+        fixed_s[i] = int(math.ceil(fixed_min * 60 - 1e-9))
+        var_s[i] = int(math.ceil(per * n_crates * 60 - 1e-9))
+        demand[i, :Z] = j.crates
+        demand[i, Z:] = np.ceil(j.kg - 1e-9).astype(np.int64)
+        penalty[i] = int(round(pol.unserved_penalty_per_crate * max(1, n_crates) * COST_SCALE))
+
+    capacity = np.zeros((V, 2 * Z), dtype=np.int64)
+    allowed = np.zeros((V, N + 1), dtype=bool)
+    deadline = np.full((V, N + 1), BIG_TIME_S, dtype=np.int64)
+    start_s = np.round(start_min * 60).astype(np.int64)
+    end_s = np.floor(v.shift_close[tvec] * 60).astype(np.int64)
+    for a, (t, _) in enumerate(vehicles):
+        capacity[a, :Z] = v.crates[t]
+        capacity[a, Z:] = np.floor(v.kg[t] + 1e-9).astype(np.int64)
+        for i, j in enumerate(jobs, start=1):
+            allowed[a, i] = all(v.crates[t, z] > 0 for z in j.zones)
+            if not allowed[a, i]:
+                continue
+            limit = BIG_TIME_S / 60.0
+            if tier == "last_mile" and (j.crates[0] > 0 or j.crates[1] > 0):
+                limit = pol.promise_minutes
+            if not v.refrigerated[t] and j.crates[1] > 0:
+                chilled = [k for k in j.units if int(net.product_zone[k]) == 1]
+                prod_lim = min((float(net.product_max_out[k]) for k in chilled), default=BIG_TIME_S / 60.0)
+                if tier == "trunk":
+                    prod_lim = float(net.product_max_out[net.product_zone == 1].min())
+                limit = min(limit, float(v.box_minutes[t]), prod_lim)
+            if limit < BIG_TIME_S / 60.0:
+                deadline[a, i] = int(math.floor(start_s[a] + limit * 60))
+    fixed, per_m, per_s = _cost_arrays(net, vehicles)
+    problem = RoutingProblem(
+        dist_m=dist, travel_s=travel_s, site=site_id, service_fixed_s=fixed_s, service_var_s=var_s,
+        tw_open_s=tw_open, tw_close_s=tw_close, demand=demand, capacity=capacity, allowed=allowed,
+        deadline_s=deadline, start_s=start_s, end_max_s=end_s, fixed_cost=fixed, cost_per_m=per_m,
+        cost_per_s=per_s, penalty=penalty,
+    )
+    return Subproblem(key=key, jobs=jobs, vehicles=vehicles, problem=problem)
+
+
+def fleet(net: Network, travel: TravelModel, tier: int, depot: int) -> list[tuple[int, int]]:
+    v = net.vehicles
+    return [(t, k) for t in range(len(v.ids)) if v.tier[t] == tier and int(v.home[t]) == depot
+            for k in range(int(v.count[t]))]
+
+
+def trunk_jobs(net: Network, travel: TravelModel, c: int, load_crates: np.ndarray,
+               load_kg: np.ndarray) -> list[Job]:
+    """Chunks of each forward warehouse's load that one trunk vehicle can carry whole."""
+    v = net.vehicles
+    types = [t for t in range(len(v.ids)) if v.tier[t] == 0 and v.count[t] > 0 and int(v.home[t]) == c]
+    jobs: list[Job] = []
+    for f in np.flatnonzero(net.fw_central == c):
+        present = tuple(z for z in range(Z) if load_crates[f, z] > 0)
+        if not present:
+            continue
+        for part in PARTITIONS:
+            groups = [g2 for g2 in (tuple(z for z in g if z in present) for g in part) if g2]
+            if all(any(all(v.crates[t, z] > 0 for z in g) for t in types) for g in groups):
+                break
+        for g in groups:
+            # fewest chunks any single type needs to carry this group
+            need = [max(max(math.ceil(load_crates[f, z] / v.crates[t, z]), math.ceil(load_kg[f, z] / v.kg[t, z]))
+                        for z in g) for t in types if all(v.crates[t, z] > 0 for z in g)]
+            n = min(need) if need else 1
+            for part_i in range(n):
+                crates = np.zeros(Z, dtype=np.int64)
+                kg = np.zeros(Z)
+                for z in g:
+                    total = int(load_crates[f, z])
+                    crates[z] = total // n + (1 if part_i < total % n else 0)
+                    kg[z] = load_kg[f, z] * (crates[z] / total) if total else 0.0
+                jobs.append(Job(site=travel.forward_index(int(f)), owner=int(f), zones=g, crates=crates, kg=kg))
+    return jobs
+
+
+def _solve_one(sub: Subproblem, params: Any) -> tuple[tuple[str, int], Any]:
+    from solvers.routing import solve_routing
+
+    return sub.key, solve_routing(sub.problem, params)
+
+
+def _budgets(subs: list[Subproblem], total_s: float | None, workers: int) -> list[float | None]:
+    if total_s is None:
+        return [None] * len(subs)
+    sizes = np.array([max(1, len(sp.jobs)) for sp in subs], dtype=float)
+    share = total_s * min(workers, len(subs)) * sizes / sizes.sum()
+    return [max(0.5, float(x)) for x in share]
+
+
+def solve_all(subs: list[Subproblem], params: PlanParams, total_s: float | None, label: str,
+              pool: ProcessPoolExecutor | None) -> tuple[dict, bool]:
+    """Solve subproblems (in worker processes when a pool is given); keep what finished on Ctrl-C."""
+    from solvers.routing import RoutingParams
+
+    budgets = _budgets(subs, total_s, params.n_workers)
+    rp = [RoutingParams(time_limit_s=b, solution_limit=params.solution_limit, seed=params.seed) for b in budgets]
+    out: dict = {}
+    order = sorted(range(len(subs)), key=lambda i: -len(subs[i].jobs))
+    try:
+        if pool is None:
+            for n, i in enumerate(order, 1):
+                key, sol = _solve_one(subs[i], rp[i])
+                out[key] = sol
+                log.info("  %s %d/%d solved (%s %d: %d jobs, %d vehicles used)", label, n, len(subs), key[0], key[1],
+                         len(subs[i].jobs), sum(1 for r in sol.routes if len(r)))
+        else:
+            futs = [pool.submit(_solve_one, subs[i], rp[i]) for i in order]
+            for n, fut in enumerate(futs, 1):
+                key, sol = fut.result()
+                out[key] = sol
+                log.info("  %s %d/%d solved", label, n, len(subs))
+    except KeyboardInterrupt:
+        log.warning("interrupted: keeping the %d subproblem(s) solved so far", len(out))
+        return out, True
+    return out, False
+
+
+def plan_night(scenario: Scenario, params: PlanParams | None = None, *, source: str = "scenario") -> dict:
+    """Plan one night; returns the plan document (see docs/plan_format.md)."""
+    from fulfil.feasibility import precheck
+    from fulfil.plan import assemble_plan
+    from fulfil.travel import TravelModel
+    from solvers.allocation import trunk_load
+
+    params = params or PlanParams()
+    s = scenario
+    stats: dict[str, float] = {}
+    t0 = time.perf_counter()
+    travel = TravelModel(s)
+    net = compile_network(s, travel)
+    precheck(s, net, travel, source)
+    stats["compile_s"] = time.perf_counter() - t0
+
+    t1 = time.perf_counter()
+    log.info("allocating %d pickup points to %d forward warehouses", net.n_pickups, net.n_forward)
+    assign, units, unserved = allocate(s, net, travel)
+    jobs_by_fw, more = last_mile_jobs(s, net, travel, assign, units)
+    unserved += more
+    stats["allocation_s"] = time.perf_counter() - t1
+
+    t2 = time.perf_counter()
+    subs = []
+    for f, jobs in jobs_by_fw.items():
+        if not jobs:
+            continue
+        depot = travel.forward_index(f)
+        veh = fleet(net, travel, 1, depot)
+        start = np.array([max(net.fw_dispatch[f], net.vehicles.shift_open[t]) for t, _ in veh])
+        subs.append(build_subproblem(s, net, travel, ("last_mile", f), jobs, depot, veh, start))
+    stats["build_s"] = time.perf_counter() - t2
+
+    total = params.time_limit_s
+    lm_budget = None if total is None else 0.85 * total
+    tr_budget = None if total is None else 0.15 * total
+    t3 = time.perf_counter()
+    interrupted = False
+    routed: list[RoutedVehicle] = []
+    pool = ProcessPoolExecutor(max_workers=params.n_workers) if params.n_workers > 1 and len(subs) > 1 else None
+    try:
+        log.info("routing last mile: %d forward warehouses, %d jobs, %d workers", len(subs),
+                 sum(len(sp.jobs) for sp in subs), params.n_workers)
+        sols, interrupted = solve_all(subs, params, lm_budget, "last mile", pool)
+        stats["last_mile_s"] = time.perf_counter() - t3
+        for sp in subs:
+            sol = sols.get(sp.key)
+            if sol is None:
+                for j in sp.jobs:
+                    for k, q in j.units.items():
+                        unserved.append(Unserved(j.owner, k, q, "interrupted", "the solve was interrupted first"))
+                continue
+            for jn in sol.dropped:
+                j = sp.jobs[int(jn) - 1]
+                for k, q in j.units.items():
+                    unserved.append(Unserved(j.owner, k, q, "routing_dropped",
+                                             "no vehicle could fit this stop inside its window, the promise "
+                                             "and the fleet's capacity and shifts"))
+            for a, r in enumerate(sol.routes):
+                if len(r) == 0:
+                    continue
+                t, k = sp.vehicles[a]
+                jobs = [sp.jobs[int(n) - 1] for n in r]
+                routed.append(RoutedVehicle("last_mile", t, k, travel.forward_index(sp.key[1]),
+                                            float(sp.problem.start_s[a]) / 60.0, jobs))
+
+        # trunk: carry what the last mile will hand over
+        t4 = time.perf_counter()
+        lm_crates = np.zeros((net.n_pickups, Z), dtype=np.int64)
+        lm_kg = np.zeros((net.n_pickups, Z))
+        for rv in routed:
+            for j in rv.jobs:
+                lm_crates[j.owner] += j.crates
+                lm_kg[j.owner] += j.kg
+        load_c, load_kg = trunk_load(assign, lm_crates, lm_kg, np.ones(net.n_pickups, dtype=bool), net.n_forward)
+        tsubs = []
+        for c in range(len(net.central_ids)):
+            jobs = trunk_jobs(net, travel, c, load_c, load_kg)
+            if not jobs:
+                continue
+            veh = fleet(net, travel, 0, travel.central_index(c))
+            start = np.array([max(s.policies.trunk_departure, net.vehicles.shift_open[t]) for t, _ in veh])
+            tsubs.append(build_subproblem(s, net, travel, ("trunk", c), jobs, travel.central_index(c), veh, start))
+        if not interrupted and tsubs:
+            log.info("routing trunk: %d central warehouses, %d loads", len(tsubs), sum(len(sp.jobs) for sp in tsubs))
+            tsols, interrupted = solve_all(tsubs, params, tr_budget, "trunk", pool if len(tsubs) > 1 else None)
+        else:
+            tsols = {}
+        stats["trunk_s"] = time.perf_counter() - t4
+    finally:
+        if pool is not None:
+            pool.shutdown(wait=not interrupted, cancel_futures=True)
+
+    # goods a trunk cannot bring: the last-mile jobs that needed them are unserved
+    short = np.zeros((net.n_forward, Z), dtype=bool)
+    for sp in tsubs:
+        sol = tsols.get(sp.key)
+        dropped = [sp.jobs[int(n) - 1] for n in (sol.dropped if sol is not None else range(1, len(sp.jobs) + 1))]
+        for j in dropped:
+            for z in j.zones:
+                short[j.owner, z] = True
+        if sol is None:
+            continue
+        for a, r in enumerate(sol.routes):
+            if len(r):
+                t, k = sp.vehicles[a]
+                routed.append(RoutedVehicle("trunk", t, k, travel.central_index(sp.key[1]),
+                                            float(sp.problem.start_s[a]) / 60.0, [sp.jobs[int(n) - 1] for n in r]))
+    if short.any():
+        keep: list[RoutedVehicle] = []
+        for rv in routed:
+            if rv.tier == "last_mile":
+                f = rv.depot - travel.n_central
+                kept = []
+                for j in rv.jobs:
+                    if any(short[f, z] for z in j.zones):
+                        for k, q in j.units.items():
+                            unserved.append(Unserved(j.owner, k, q, "trunk_dropped",
+                                                     f"the trunk fleet could not bring {net.forward_ids[f]}'s "
+                                                     f"{'/'.join(ZONES[z] for z in j.zones)} goods in time"))
+                    else:
+                        kept.append(j)
+                rv.jobs = kept
+            if rv.jobs:
+                keep.append(rv)
+        routed = keep
+
+    stats["routing_s"] = time.perf_counter() - t3
+    state = NightState(scenario=s, net=net, travel=travel, assign=assign, routed=routed, unserved=unserved,
+                       stats=stats, interrupted=interrupted)
+    t5 = time.perf_counter()
+    doc = assemble_plan(state, params)
+    stats["assembly_s"] = time.perf_counter() - t5
+    stats["total_s"] = time.perf_counter() - t0
+    doc["stats"] = {k: round(v, 3) for k, v in stats.items()}
+    return doc

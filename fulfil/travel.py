@@ -1,0 +1,109 @@
+"""Distances and travel times between the scenario's sites — shared by solver and checker.
+
+Sites are addressed by a global index: central warehouses first, then forward
+warehouses, then pickup points (scenario order).  Distances come from great-circle
+× circuity bands (:mod:`geo.matrices`) or from the scenario's matrix file; free-flow
+times from distance and a speed profile's free-flow speed, or from the file's
+minutes.  The real time of a leg is the time-dependent traversal of its free-flow
+time (``geo.matrices.travel_seconds``).
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from fulfil.errors import ScenarioError
+
+if TYPE_CHECKING:
+    from fulfil.scenario.schema import Scenario
+
+
+class TravelModel:
+    """Matrices over the scenario's sites, computed on demand (never the full N×N for big cities)."""
+
+    def __init__(self, scenario: Scenario):
+        s = scenario
+        recs = [*s.central_warehouses, *s.forward_warehouses, *s.pickup_points]
+        self.ids: list[str] = [r.id for r in recs]
+        self.index: dict[str, int] = {k: i for i, k in enumerate(self.ids)}
+        self.lon = np.array([r.lon for r in recs], dtype=np.float64)
+        self.lat = np.array([r.lat for r in recs], dtype=np.float64)
+        self.n_central = len(s.central_warehouses)
+        self.n_forward = len(s.forward_warehouses)
+        self.breaks = tuple(s.policies.circuity_breaks_km)
+        self.factors = tuple(s.policies.circuity_factors)
+        self.profiles = {p.id: p for p in s.speed_profiles}
+        self._user_dist: np.ndarray | None = None
+        self._user_min: np.ndarray | None = None
+        self._user_kmh: float | None = None
+        if s.matrix is not None:
+            self._load_user_matrix(s.matrix.path, s.matrix.free_flow_kmh)
+
+    def _load_user_matrix(self, path: str, kmh: float | None) -> None:
+        from geo.matrices import read_matrix_csv
+
+        try:
+            ids, dist_km, minutes = read_matrix_csv(path)
+        except (ValueError, OSError) as exc:
+            raise ScenarioError(f"matrix.path: {exc}") from None
+        pos = {k: i for i, k in enumerate(ids)}
+        missing = [k for k in self.ids if k not in pos]
+        if missing:
+            raise ScenarioError(
+                f"matrix.path: {len(missing)} site(s) missing from the matrix file, e.g. '{missing[0]}'"
+            )
+        order = np.array([pos[k] for k in self.ids])
+        self._user_dist = np.ascontiguousarray(dist_km[np.ix_(order, order)] * 1000.0)
+        if minutes is not None:
+            self._user_min = np.ascontiguousarray(minutes[np.ix_(order, order)])
+        elif kmh is None:
+            raise ScenarioError("matrix.free_flow_kmh: needed when the matrix file has no minutes column")
+        self._user_kmh = kmh
+
+    # -- index helpers -------------------------------------------------------------
+    def central_index(self, c: int) -> int:
+        return c
+
+    def forward_index(self, f: int) -> int:
+        return self.n_central + f
+
+    def pickup_index(self, p: int) -> int:
+        return self.n_central + self.n_forward + p
+
+    # -- matrices ------------------------------------------------------------------
+    def distance_m(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        """Road distance in metres, ``float64[len(a), len(b)]``."""
+        a = np.asarray(a, dtype=np.int64)
+        b = np.asarray(b, dtype=np.int64)
+        if self._user_dist is not None:
+            return self._user_dist[np.ix_(a, b)]
+        from geo.matrices import road_distance_matrix_m
+
+        return road_distance_matrix_m(self.lon[a], self.lat[a], self.lon[b], self.lat[b], self.breaks, self.factors)
+
+    def free_flow_s(self, a: np.ndarray, b: np.ndarray, profile: str, dist_m: np.ndarray | None = None) -> np.ndarray:
+        """Free-flow seconds ``float64[len(a), len(b)]`` for a speed profile."""
+        if self._user_min is not None:
+            return self._user_min[np.ix_(np.asarray(a), np.asarray(b))] * 60.0
+        d = self.distance_m(a, b) if dist_m is None else dist_m
+        kmh = self._user_kmh if self._user_kmh is not None else self.profiles[profile].free_flow_kmh
+        return d / (kmh / 3.6)
+
+    def hourly_factors(self, profile: str) -> np.ndarray:
+        return np.asarray(self.profiles[profile].hourly_factors, dtype=np.float64)
+
+    @cached_property
+    def _factor_cache(self) -> dict[str, np.ndarray]:
+        return {k: self.hourly_factors(k) for k in self.profiles}
+
+    def leg(self, a: int, b: int, depart_min: float, profile: str) -> tuple[float, float]:
+        """``(km, minutes)`` of one leg departing at ``depart_min`` (exact, time-dependent)."""
+        from geo.matrices import travel_seconds
+
+        d = float(self.distance_m(np.array([a]), np.array([b]))[0, 0])
+        f = float(self.free_flow_s(np.array([a]), np.array([b]), profile, np.array([[d]]))[0, 0])
+        t = travel_seconds(f, depart_min * 60.0, self._factor_cache[profile])
+        return d / 1000.0, t / 60.0

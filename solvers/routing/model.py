@@ -1,0 +1,289 @@
+"""Translation of a :class:`~solvers.routing.problem.RoutingProblem` into an
+OR-Tools routing model.
+
+Everything in here creates OR-Tools objects, which are neither picklable nor
+safe to share between processes: call these helpers inside the worker that
+runs the search and never return the objects across a process boundary.
+
+Model summary
+-------------
+* Arc cost: one transit matrix ``round(dist_m * cost_per_m[v])`` per
+  *distinct* ``cost_per_m`` value (all matrices live on the C++ side, there
+  is no Python callback in the search loop).
+* Dimension ``"time"``: transit = variable service + fixed service when the
+  next node is at another site + travel; waiting (slack) allowed up to the
+  horizon; start cumul fixed to ``start_s[v]``, end cumul ``<= end_max_s[v]``;
+  job cumul in ``[tw_open_s, tw_close_s]``; span cost
+  ``round(cost_per_s[v])`` per vehicle.
+* Per-vehicle deadlines: folded into the cumul upper bound when every
+  compatible vehicle has the same deadline, otherwise a constraint
+  ``cumul(j) <= Element([H] + deadlines, vehicle(j) + 1)`` (``vehicle = -1``
+  for an unperformed job selects ``H``, the horizon).
+* Dimensions ``"load_<d>"`` for every demand column that is not all zero.
+* Allowed vehicles per job (vehicle variable domains), fixed cost per vehicle, a penalty disjunction
+  for every job with ``penalty >= 0``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from ortools.constraint_solver import pywrapcp
+
+from .problem import RoutingProblem
+
+__all__ = [
+    "TIME_DIMENSION",
+    "BuiltModel",
+    "build_model",
+    "compatible_vehicles",
+    "horizon_s",
+    "job_order",
+    "round_half_up",
+]
+
+#: Name of the time dimension in the OR-Tools model.
+TIME_DIMENSION = "time"
+
+
+def round_half_up(x: np.ndarray | float) -> np.ndarray:
+    """Round to the nearest integer, halves away from zero (for ``x >= 0``).
+
+    Parameters
+    ----------
+    x : array_like of float
+        Non-negative values.
+
+    Returns
+    -------
+    numpy.ndarray of int64
+        ``floor(x + 0.5)``. Unlike :func:`numpy.rint` (banker's rounding) the
+        result does not depend on the parity of the integer part.
+    """
+    return np.floor(np.asarray(x, dtype=np.float64) + 0.5).astype(np.int64)
+
+
+def horizon_s(problem: RoutingProblem) -> int:
+    """Upper bound of every time cumul.
+
+    Parameters
+    ----------
+    problem : RoutingProblem
+        A validated problem.
+
+    Returns
+    -------
+    int
+        ``max(end_max_s, tw_close_s[1:]) + 1`` with the windows clipped to
+        ``max(end_max_s)`` first: no job can be served after the last
+        vehicle's shift end, so the clipping loses nothing and keeps huge
+        "no limit" closings from overflowing.
+    """
+    end_max = int(problem.end_max_s.max())
+    close = problem.tw_close_s[1:]
+    close_max = int(min(int(close.max()), end_max)) if close.size else 0
+    return max(end_max, close_max) + 1
+
+
+def compatible_vehicles(problem: RoutingProblem, transit: np.ndarray) -> np.ndarray:
+    """Vehicles that can serve each job on a route visiting only that job.
+
+    A vehicle is compatible with job ``j`` when it is ``allowed``, it has
+    room for ``demand[j]`` in every dimension, it reaches ``j`` (leaving the
+    depot at ``start_s``) by ``min(tw_close_s[j], deadline_s[v, j])`` and it
+    can then be back at the depot by ``end_max_s[v]``. These are necessary
+    conditions, so removing incompatible vehicles never removes a feasible
+    solution; it only shrinks the search space.
+
+    Parameters
+    ----------
+    problem : RoutingProblem
+        A validated problem.
+    transit : numpy.ndarray of int64, shape (N+1, N+1)
+        Time transit matrix (:meth:`RoutingProblem.transit_time_s`).
+
+    Returns
+    -------
+    numpy.ndarray of bool, shape (V, N+1)
+        Column 0 (depot) is ``False``.
+    """
+    p = problem
+    compat = p.allowed.astype(bool).copy()
+    if p.demand.shape[1]:
+        fits = np.all(p.demand[None, :, :] <= p.capacity[:, None, :], axis=2)
+        compat &= fits
+    # Earliest service start of j on a dedicated route of v.
+    arrive = p.start_s[:, None].astype(np.int64) + transit[0][None, :]
+    begin = np.maximum(arrive, p.tw_open_s[None, :].astype(np.int64))
+    latest = np.minimum(p.tw_close_s[None, :], p.deadline_s).astype(np.int64)
+    compat &= begin <= latest
+    back = begin + transit[:, 0][None, :]
+    compat &= back <= p.end_max_s[:, None]
+    compat[:, 0] = False
+    return compat
+
+
+def job_order(jobs: np.ndarray, seed: int) -> np.ndarray:
+    """Seeded permutation of the jobs that enter the model.
+
+    Parameters
+    ----------
+    jobs : numpy.ndarray of int64
+        Original job indices (``1..N``) to include, in any order.
+    seed : int
+        Seed of :func:`numpy.random.default_rng`.
+
+    Returns
+    -------
+    numpy.ndarray of int64
+        ``order`` with ``order[0] == 0`` (the depot) followed by a seeded
+        permutation of the sorted ``jobs``: OR-Tools node ``k`` is original
+        node ``order[k]``.
+    """
+    jobs = np.sort(np.asarray(jobs, dtype=np.int64))
+    perm = np.random.default_rng(seed).permutation(jobs.size)
+    return np.concatenate([np.zeros(1, dtype=np.int64), jobs[perm]])
+
+
+@dataclass(eq=False)
+class BuiltModel:
+    """OR-Tools objects of one model plus the node mapping.
+
+    Not picklable: keep it inside the process that built it.
+
+    Attributes
+    ----------
+    manager : pywrapcp.RoutingIndexManager
+        Index manager (must outlive ``routing``; kept here for that reason).
+    routing : pywrapcp.RoutingModel
+        The model.
+    time_dim : pywrapcp.RoutingDimension
+        The ``"time"`` dimension.
+    order : numpy.ndarray of int64
+        ``order[k]`` = original node of OR-Tools node ``k``.
+    n_element_constraints : int
+        Number of jobs whose deadline depends on the vehicle (Element path).
+    """
+
+    manager: pywrapcp.RoutingIndexManager
+    routing: pywrapcp.RoutingModel
+    time_dim: pywrapcp.RoutingDimension
+    order: np.ndarray
+    n_element_constraints: int
+
+
+def build_model(
+    problem: RoutingProblem,
+    order: np.ndarray,
+    compat: np.ndarray,
+    transit: np.ndarray,
+) -> BuiltModel:
+    """Build the OR-Tools routing model of ``problem`` restricted to ``order``.
+
+    Parameters
+    ----------
+    problem : RoutingProblem
+        A validated problem.
+    order : numpy.ndarray of int64
+        Output of :func:`job_order`: depot then the jobs to model, in the
+        (seeded) order in which OR-Tools will see them. Every job in it must
+        have at least one compatible vehicle.
+    compat : numpy.ndarray of bool, shape (V, N+1)
+        Output of :func:`compatible_vehicles`.
+    transit : numpy.ndarray of int64, shape (N+1, N+1)
+        Time transit matrix (:meth:`RoutingProblem.transit_time_s`).
+
+    Returns
+    -------
+    BuiltModel
+        The model, ready for ``SolveWithParameters``.
+    """
+    p = problem
+    order = np.asarray(order, dtype=np.int64)
+    n_model = int(order.size)
+    n_veh = p.n_vehicles
+    horizon = horizon_s(p)
+    sub = np.ix_(order, order)
+
+    manager = pywrapcp.RoutingIndexManager(n_model, n_veh, 0)
+    routing = pywrapcp.RoutingModel(manager)
+    solver = routing.solver()
+
+    # ---------------------------------------------------------------- costs
+    dist = p.dist_m[sub].astype(np.float64)
+    rates = p.cost_per_m.astype(np.float64)
+    distinct = sorted(set(rates.tolist()))
+    for rate in distinct:
+        cost = round_half_up(dist * rate)
+        cb = routing.RegisterTransitMatrix(cost.tolist())
+        if len(distinct) == 1:
+            routing.SetArcCostEvaluatorOfAllVehicles(cb)
+        else:
+            for v in np.flatnonzero(rates == rate):
+                routing.SetArcCostEvaluatorOfVehicle(cb, int(v))
+    for v in range(n_veh):
+        routing.SetFixedCostOfVehicle(int(p.fixed_cost[v]), v)
+
+    # ----------------------------------------------------------------- time
+    time_cb = routing.RegisterTransitMatrix(transit[sub].astype(np.int64).tolist())
+    routing.AddDimension(time_cb, horizon, horizon, False, TIME_DIMENSION)
+    time_dim = routing.GetDimensionOrDie(TIME_DIMENSION)
+    span_coef = round_half_up(p.cost_per_s)
+    for v in range(n_veh):
+        time_dim.CumulVar(routing.Start(v)).SetValue(int(p.start_s[v]))
+        time_dim.CumulVar(routing.End(v)).SetMax(int(p.end_max_s[v]))
+        if span_coef[v] > 0:
+            time_dim.SetSpanCostCoefficientForVehicle(int(span_coef[v]), v)
+
+    # ------------------------------------------------------------- capacity
+    for d in range(p.n_dims):
+        col = p.demand[order, d].astype(np.int64)
+        if not np.any(col):
+            continue
+        load_cb = routing.RegisterUnaryTransitVector(col.tolist())
+        routing.AddDimensionWithVehicleCapacity(
+            load_cb, 0, p.capacity[:, d].astype(np.int64).tolist(), True, f"load_{d}"
+        )
+
+    # ------------------------------------------------- jobs: windows, etc.
+    n_element = 0
+    for k in range(1, n_model):
+        j = int(order[k])
+        index = manager.NodeToIndex(k)
+        vehicles = np.flatnonzero(compat[:, j])
+        if vehicles.size == 0:  # pragma: no cover - caller guarantees this
+            raise ValueError(f"job {j} has no compatible vehicle")
+        if vehicles.size < n_veh:
+            # RoutingModel.SetAllowedVehiclesForIndex does not accept Python
+            # sequences in the OR-Tools 9.15 wrapper (absl::Span typemap), so
+            # restrict the vehicle variable instead; the routing library's
+            # VehicleVarFilter makes heuristics and local search honour it.
+            forbidden = np.flatnonzero(~compat[:, j])
+            routing.VehicleVar(index).RemoveValues([int(v) for v in forbidden])
+
+        close = min(int(p.tw_close_s[j]), horizon)
+        latest = np.minimum(p.deadline_s[vehicles, j].astype(np.int64), close)
+        cumul = time_dim.CumulVar(index)
+        cumul.SetRange(int(p.tw_open_s[j]), int(latest.max()))
+        if latest.min() != latest.max():
+            # Vehicle-dependent deadline: Element over [H] + per-vehicle
+            # limits, indexed by vehicle + 1 so that an unperformed job
+            # (vehicle -1) reads H and is never constrained.
+            limits = np.full(n_veh + 1, horizon, dtype=np.int64)
+            limits[vehicles + 1] = latest
+            shifted = (routing.VehicleVar(index) + 1).Var()
+            solver.Add(cumul <= solver.Element(limits.tolist(), shifted))
+            n_element += 1
+
+        pen = int(p.penalty[j])
+        if pen >= 0:
+            routing.AddDisjunction([index], pen)
+
+    return BuiltModel(
+        manager=manager,
+        routing=routing,
+        time_dim=time_dim,
+        order=order,
+        n_element_constraints=n_element,
+    )

@@ -1,0 +1,315 @@
+"""Entry point: solve one :class:`RoutingProblem` with OR-Tools.
+
+:func:`solve_routing` is a plain function of picklable inputs returning a
+picklable :class:`RoutingSolution`; all OR-Tools objects are created and
+destroyed inside the call, so it can be submitted as-is to a
+``concurrent.futures.ProcessPoolExecutor``.
+
+Determinism
+-----------
+With ``RoutingParams(time_limit_s=None, solution_limit=K)`` the search is a
+pure function of ``(problem, seed, K, strategies)``: OR-Tools stops after
+``K`` solutions, whatever the machine speed. To keep it that way the only
+wall-clock sub-limit used by the routing search (``lns_time_limit``, which
+bounds the completion / finalizer search run for every accepted neighbour
+and the constraint-programming LNS operators) is raised to one hour, and
+the constraint-programming LNS operators (``path_lns``, ``full_path_lns``,
+``tsp_lns``, ``inactive_lns``) are kept off. If a wall-clock
+``time_limit_s`` is given as well, it acts as a safety net; a run that hits
+it is no longer reproducible.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+from ortools.constraint_solver import pywrapcp, routing_enums_pb2
+
+from .model import build_model, compatible_vehicles, job_order
+from .problem import RoutingProblem, RoutingSolution
+
+__all__ = [
+    "AUTO_FIRST_SOLUTION",
+    "FIRST_SOLUTION_STRATEGIES",
+    "METAHEURISTICS",
+    "RoutingParams",
+    "search_parameters",
+    "solve_routing",
+]
+
+_FSS = routing_enums_pb2.FirstSolutionStrategy
+_LSM = routing_enums_pb2.LocalSearchMetaheuristic
+
+#: Valid ``RoutingParams.first_solution`` names (lower case) besides "auto".
+FIRST_SOLUTION_STRATEGIES: tuple[str, ...] = tuple(
+    name.lower() for name in _FSS.Value.keys() if name not in ("UNSET",)
+)
+#: Valid ``RoutingParams.metaheuristic`` names (lower case).
+METAHEURISTICS: tuple[str, ...] = tuple(
+    name.lower() for name in _LSM.Value.keys() if name not in ("UNSET",)
+)
+#: Strategy used for ``first_solution="auto"`` (chosen by measurement on
+#: seeded instances with windows, deadlines and zone restrictions, see
+#: ``benchmarks/test_bench_routing.py``).
+AUTO_FIRST_SOLUTION = "parallel_cheapest_insertion"
+
+# Wall-clock limit for OR-Tools' per-neighbour completion search; large on
+# purpose so that it never binds (see the module docstring).
+_LNS_TIME_LIMIT_S = 3600
+
+
+@dataclass
+class RoutingParams:
+    """Search budget and strategy of :func:`solve_routing`.
+
+    Parameters
+    ----------
+    time_limit_s : float or None, default 5.0
+        Wall-clock limit of the search in seconds; ``None`` for none.
+    solution_limit : int or None, default None
+        Maximum number of solutions OR-Tools may go through (first solution
+        and accepted local-search neighbours included). This budget is
+        deterministic: with ``time_limit_s=None`` (or a limit that is never
+        reached) the result is identical across runs and machines for the
+        same problem and seed.
+    seed : int, default 0
+        Seed of the permutation applied to the jobs before they are handed
+        to OR-Tools; different seeds explore differently, the same seed
+        reproduces the same search.
+    first_solution : str, default "auto"
+        ``"auto"`` (= :data:`AUTO_FIRST_SOLUTION`) or a lower-case
+        ``routing_enums_pb2.FirstSolutionStrategy`` name, e.g.
+        ``"path_cheapest_arc"``, ``"local_cheapest_insertion"``.
+    metaheuristic : str, default "guided_local_search"
+        Lower-case ``routing_enums_pb2.LocalSearchMetaheuristic`` name:
+        ``"guided_local_search"``, ``"greedy_descent"``,
+        ``"simulated_annealing"``, ``"tabu_search"``, ...
+    log_search : bool, default False
+        Let OR-Tools log the search on stderr.
+
+    Raises
+    ------
+    ValueError
+        When both limits are ``None``, a limit is not positive, the seed is
+        negative or a strategy name is unknown (the message lists the valid
+        names).
+    """
+
+    time_limit_s: float | None = 5.0
+    solution_limit: int | None = None
+    seed: int = 0
+    first_solution: str = "auto"
+    metaheuristic: str = "guided_local_search"
+    log_search: bool = False
+
+    def __post_init__(self) -> None:
+        if self.time_limit_s is None and self.solution_limit is None:
+            raise ValueError(
+                "RoutingParams: time_limit_s and solution_limit cannot both be None "
+                "(guided local search never stops on its own)"
+            )
+        if self.time_limit_s is not None:
+            t = float(self.time_limit_s)
+            if not np.isfinite(t) or t <= 0:
+                raise ValueError(
+                    f"RoutingParams.time_limit_s must be a positive number or None, "
+                    f"got {self.time_limit_s!r}"
+                )
+            self.time_limit_s = t
+        if self.solution_limit is not None:
+            if isinstance(self.solution_limit, bool) or int(self.solution_limit) != self.solution_limit:
+                raise ValueError(
+                    f"RoutingParams.solution_limit must be an integer, got {self.solution_limit!r}"
+                )
+            if int(self.solution_limit) < 1:
+                raise ValueError(
+                    f"RoutingParams.solution_limit must be >= 1, got {self.solution_limit!r}"
+                )
+            self.solution_limit = int(self.solution_limit)
+        if isinstance(self.seed, bool) or int(self.seed) != self.seed or int(self.seed) < 0:
+            raise ValueError(f"RoutingParams.seed must be an integer >= 0, got {self.seed!r}")
+        self.seed = int(self.seed)
+        fs = str(self.first_solution).lower()
+        if fs != "auto" and fs not in FIRST_SOLUTION_STRATEGIES:
+            raise ValueError(
+                f"RoutingParams.first_solution {self.first_solution!r} is not valid; "
+                f"choose 'auto' or one of {', '.join(FIRST_SOLUTION_STRATEGIES)}"
+            )
+        self.first_solution = fs
+        mh = str(self.metaheuristic).lower()
+        if mh not in METAHEURISTICS:
+            raise ValueError(
+                f"RoutingParams.metaheuristic {self.metaheuristic!r} is not valid; "
+                f"choose one of {', '.join(METAHEURISTICS)}"
+            )
+        self.metaheuristic = mh
+
+    @property
+    def deterministic(self) -> bool:
+        """bool: ``True`` when only the solution budget limits the search."""
+        return self.solution_limit is not None and self.time_limit_s is None
+
+
+def search_parameters(params: RoutingParams):
+    """OR-Tools search parameters for ``params``.
+
+    Parameters
+    ----------
+    params : RoutingParams
+        Validated parameters.
+
+    Returns
+    -------
+    RoutingSearchParameters
+        A fresh protobuf message (create it in the process that solves).
+    """
+    sp = pywrapcp.DefaultRoutingSearchParameters()
+    fs = AUTO_FIRST_SOLUTION if params.first_solution == "auto" else params.first_solution
+    sp.first_solution_strategy = _FSS.Value.Value(fs.upper())
+    sp.local_search_metaheuristic = _LSM.Value.Value(params.metaheuristic.upper())
+    if params.time_limit_s is not None:
+        sp.time_limit.FromMilliseconds(max(1, int(round(params.time_limit_s * 1000))))
+    if params.solution_limit is not None:
+        sp.solution_limit = int(params.solution_limit)
+    # Determinism: no wall-clock sub-limit, no CP-completion LNS operators.
+    sp.lns_time_limit.FromSeconds(_LNS_TIME_LIMIT_S)
+    ops = sp.local_search_operators
+    ops.use_path_lns = pywrapcp.BOOL_FALSE
+    ops.use_full_path_lns = pywrapcp.BOOL_FALSE
+    ops.use_tsp_lns = pywrapcp.BOOL_FALSE
+    ops.use_inactive_lns = pywrapcp.BOOL_FALSE
+    sp.secondary_ls_time_limit_ratio = 0.0
+    sp.log_search = bool(params.log_search)
+    return sp
+
+
+def _status_name(code: int) -> str:
+    try:
+        return routing_enums_pb2.RoutingSearchStatus.Value.Name(code)
+    except ValueError:  # pragma: no cover - future status codes
+        return str(code)
+
+
+def _empty_solution(
+    problem: RoutingProblem, status: str, t0: float, solver_status: str, solutions: int = 0
+) -> RoutingSolution:
+    n_veh = problem.n_vehicles
+    return RoutingSolution(
+        routes=[np.zeros(0, dtype=np.int64) for _ in range(n_veh)],
+        arrival_s=[np.zeros(0, dtype=np.int64) for _ in range(n_veh)],
+        dropped=np.arange(1, problem.n_nodes, dtype=np.int64),
+        objective=-1,
+        status=status,
+        solutions_found=solutions,
+        wall_s=time.perf_counter() - t0,
+        end_s=np.full(n_veh, -1, dtype=np.int64),
+        solver_status=solver_status,
+    )
+
+
+def solve_routing(problem: RoutingProblem, params: RoutingParams | None = None) -> RoutingSolution:
+    """Solve one single-depot routing problem.
+
+    Parameters
+    ----------
+    problem : RoutingProblem
+        The problem; :meth:`RoutingProblem.validate` is called first.
+    params : RoutingParams, optional
+        Search budget and strategies; ``RoutingParams()`` when omitted.
+
+    Returns
+    -------
+    RoutingSolution
+        Routes in original job numbering. Never raises for an infeasible
+        problem: ``status`` is ``"no_solution"`` (search failed) or
+        ``"infeasible_input"`` (a mandatory job has no compatible vehicle)
+        and every job is reported as dropped.
+
+    Raises
+    ------
+    ValueError
+        If ``problem`` is malformed (see :meth:`RoutingProblem.validate`).
+
+    Notes
+    -----
+    Before the search, each job's vehicle set is reduced to the vehicles
+    that are allowed, large enough and able to serve it on a dedicated
+    route in time (:func:`~solvers.routing.model.compatible_vehicles`).
+    Optional jobs left without any vehicle are dropped up-front and their
+    penalty is added to ``objective``, so ``objective`` always equals
+    routing cost + fixed costs + span costs + penalties of every dropped
+    job.
+    """
+    t0 = time.perf_counter()
+    if params is None:
+        params = RoutingParams()
+    problem.validate()
+    p = problem
+    n_veh = p.n_vehicles
+
+    transit = p.transit_time_s()
+    compat = compatible_vehicles(p, transit)
+    jobs = np.arange(1, p.n_nodes, dtype=np.int64)
+    servable = compat[:, 1:].any(axis=0)
+    if np.any(~servable & (p.penalty[1:] < 0)):
+        return _empty_solution(p, "infeasible_input", t0, "NOT_RUN")
+    pre_dropped = jobs[~servable]
+    pre_penalty = int(p.penalty[pre_dropped].astype(np.int64).sum())
+    kept = jobs[servable]
+
+    if kept.size == 0:
+        return RoutingSolution(
+            routes=[np.zeros(0, dtype=np.int64) for _ in range(n_veh)],
+            arrival_s=[np.zeros(0, dtype=np.int64) for _ in range(n_veh)],
+            dropped=pre_dropped,
+            objective=pre_penalty,
+            status="ok",
+            solutions_found=0,
+            wall_s=time.perf_counter() - t0,
+            end_s=p.start_s.astype(np.int64).copy(),
+            solver_status="NOT_RUN",
+        )
+
+    order = job_order(kept, params.seed)
+    built = build_model(p, order, compat, transit)
+    routing, manager, time_dim = built.routing, built.manager, built.time_dim
+
+    assignment = routing.SolveWithParameters(search_parameters(params))
+    solver_status = _status_name(routing.status())
+    n_solutions = int(routing.solver().Solutions())
+    if assignment is None:
+        return _empty_solution(p, "no_solution", t0, solver_status, n_solutions)
+
+    routes: list[np.ndarray] = []
+    arrivals: list[np.ndarray] = []
+    end_s = np.zeros(n_veh, dtype=np.int64)
+    for v in range(n_veh):
+        route: list[int] = []
+        arr: list[int] = []
+        index = assignment.Value(routing.NextVar(routing.Start(v)))
+        while not routing.IsEnd(index):
+            route.append(int(order[manager.IndexToNode(index)]))
+            arr.append(int(assignment.Min(time_dim.CumulVar(index))))
+            index = assignment.Value(routing.NextVar(index))
+        end_s[v] = assignment.Min(time_dim.CumulVar(routing.End(v)))
+        routes.append(np.asarray(route, dtype=np.int64))
+        arrivals.append(np.asarray(arr, dtype=np.int64))
+
+    served = np.zeros(p.n_nodes, dtype=bool)
+    for r in routes:
+        served[r] = True
+    dropped = np.flatnonzero(~served[1:]).astype(np.int64) + 1
+
+    return RoutingSolution(
+        routes=routes,
+        arrival_s=arrivals,
+        dropped=dropped,
+        objective=int(assignment.ObjectiveValue()) + pre_penalty,
+        status="ok",
+        solutions_found=n_solutions,
+        wall_s=time.perf_counter() - t0,
+        end_s=end_s,
+        solver_status=solver_status,
+    )

@@ -100,7 +100,11 @@ SHARE_KPIS = frozenset({"two_hour_compliance", "cold_chain_compliance", "deliver
 
 @dataclass(frozen=True)
 class Violation:
-    """One broken rule: ``cause`` (see :data:`CAUSES`), a sentence, and where."""
+    """One broken rule: ``cause`` (see :data:`CAUSES`), a sentence, and where.
+
+    ``stop`` is the 0-based index into the route's ``stops``; messages are for people
+    and number stops from 1, as the route sheets do.
+    """
 
     cause: str
     message: str
@@ -308,6 +312,10 @@ def _crates(units: float, per_crate: float) -> int:
     return int(math.ceil(units / per_crate - 1e-9)) if units > 0 else 0
 
 
+def _n(n: int | float, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
 def _fmt(x: float) -> str:
     return f"{x:.2f}"
 
@@ -345,7 +353,7 @@ class _Checker:
         rid = r if isinstance(r, str) else r.id
         if j is None:
             return f"route {rid}"
-        return f"route {rid} stop {j} ({loc})"
+        return f"route {rid} stop {j + 1} ({loc})"
 
     def _known_zones(self, obj: dict, rid: str, j: int | None, what: str) -> dict[str, Any]:
         ok = {}
@@ -353,7 +361,7 @@ class _Checker:
             if z in ZONES:
                 ok[z] = v
             else:
-                where = f"route {rid} stop {j}" if j is not None else self._where(rid)
+                where = f"route {rid} stop {j + 1}" if j is not None else self._where(rid)
                 self.add("unknown_reference", f"{where}: {what} names unknown zone '{z}' (zones are {', '.join(ZONES)})",
                          rid, j)
         return ok
@@ -626,7 +634,7 @@ class _Checker:
                 continue
             if z not in comp:
                 self.add("wrong_temperature_zone",
-                         f"{where}: delivers {n} {z} crates but '{vt.id}' has no {z} compartment", rid, j)
+                         f"{where}: delivers {_n(n, z + ' crate')} but '{vt.id}' has no {z} compartment", rid, j)
             elif z == "frozen" and not vt.refrigerated:
                 self.add("wrong_temperature_zone",
                          f"{where}: delivers frozen goods from '{vt.id}', which is not refrigerated", rid, j)
@@ -657,7 +665,7 @@ class _Checker:
         delivered: dict[tuple[str, str], int] = defaultdict(int)  # (pickup, product) → units
         served_from: dict[str, dict[str, str]] = defaultdict(dict)  # pickup → fw → first route id
         cells_used: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
-        cells_first: dict[str, tuple[str, int]] = {}
+        cells_visits: dict[str, list[tuple[str, int, dict[str, int]]]] = defaultdict(list)
         fw_out: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
         trunk_in: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
         trunk_done: dict[str, list[tuple[str, float, str, int]]] = defaultdict(list)  # fw → (zone, end, route, stop)
@@ -688,7 +696,7 @@ class _Checker:
                 if self.pickups[st.loc].kind == "locker":
                     for z, n in st.crates.items():
                         cells_used[st.loc][z] += n
-                    cells_first.setdefault(st.loc, (r.id, j))
+                    cells_visits[st.loc].append((r.id, j, st.crates))
 
         # demand
         demand: dict[tuple[str, str], int] = defaultdict(int)
@@ -733,12 +741,13 @@ class _Checker:
         # lockers
         for pp, used in cells_used.items():
             cells = self.pickups[pp].cells or {}
-            rid, j = cells_first[pp]
             for z, n in used.items():
                 if n > cells.get(z, 0):
+                    visits = [(rid, j, c[z]) for rid, j, c in cells_visits[pp] if c.get(z, 0) > 0]
+                    listing = ", ".join(f"route {rid} stop {j + 1}: {k}" for rid, j, k in visits)
                     self.add("locker_cells_exceeded",
-                             f"locker '{pp}': {n} {z} crates handed over but it has {cells.get(z, 0)} {z} cells",
-                             rid, j)
+                             f"locker '{pp}': {_n(n, z + ' crate')} handed over ({listing}) but it has "
+                             f"{_n(cells.get(z, 0), z + ' cell')}", visits[0][0], visits[0][1])
 
         # forward warehouse capacity and trunk supply
         for fw, zones in fw_out.items():
@@ -760,7 +769,7 @@ class _Checker:
             if late:
                 z, end, tr, tj = max(late, key=lambda x: x[1])
                 self.add("trunk_late",
-                         f"route {r.id}: departs at {_clock(r.departure)} but trunk route {tr} (stop {tj}) finishes "
+                         f"route {r.id}: departs at {_clock(r.departure)} but trunk route {tr} (stop {tj + 1}) finishes "
                          f"unloading {z} goods at '{r.depot}' only at {_clock(end)}", r.id)
 
         # pickup → forward warehouse

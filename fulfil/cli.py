@@ -100,7 +100,7 @@ def _cmd_plan(args: argparse.Namespace) -> int:
     path = Path(args.scenario)
     out = Path(args.out)
     params = PlanParams(time_limit_s=args.time_limit, solution_limit=args.solutions, seed=args.seed,
-                        workers=args.workers)
+                        workers=args.workers, engine=args.engine)
     t0 = time.perf_counter()
     log.info("loading %s", path)
     s = load_scenario(path)
@@ -179,6 +179,8 @@ def build_parser() -> argparse.ArgumentParser:
                          "the plan depends only on scenario and seed")
     sp.add_argument("--seed", type=int, default=0)
     sp.add_argument("--workers", type=int, default=0, help="worker processes (0 = one per core)")
+    sp.add_argument("--engine", default="ortools", choices=["ortools", "nearest"],
+                    help="routing engine; 'nearest' is the naive nearest-neighbour dispatch baseline")
     sp.add_argument("--no-check", action="store_true", help="skip the independent check at the end")
     sp.set_defaults(func=_cmd_plan)
 

@@ -49,6 +49,9 @@ PARTITIONS = (
 )
 
 
+ENGINES = ("ortools", "nearest")
+
+
 @dataclass(frozen=True)
 class PlanParams:
     """Budget and knobs of one nightly plan.
@@ -62,8 +65,12 @@ class PlanParams:
     solution_limit: int | None = None
     seed: int = 0
     workers: int = 0  # 0 = one per core
+    #: ``"ortools"`` (the optimiser) or ``"nearest"`` (naive nearest-neighbour dispatch baseline)
+    engine: str = "ortools"
 
     def __post_init__(self) -> None:
+        if self.engine not in ENGINES:
+            raise UsageError(f"unknown engine '{self.engine}'; choose from {', '.join(ENGINES)}")
         if self.time_limit_s is None and self.solution_limit is None:
             raise UsageError("give a time limit or a solution limit (or both)")
         if self.time_limit_s is not None and self.time_limit_s <= 0:
@@ -373,7 +380,11 @@ def trunk_jobs(net: Network, travel: TravelModel, c: int, load_crates: np.ndarra
     return jobs
 
 
-def _solve_one(sub: Subproblem, params: Any) -> tuple[tuple[str, int], Any]:
+def _solve_one(sub: Subproblem, params: Any, engine: str = "ortools") -> tuple[tuple[str, int], Any]:
+    if engine == "nearest":
+        from solvers.routing.baseline import nearest_neighbour
+
+        return sub.key, nearest_neighbour(sub.problem)
     from solvers.routing import solve_routing
 
     return sub.key, solve_routing(sub.problem, params)
@@ -399,12 +410,12 @@ def solve_all(subs: list[Subproblem], params: PlanParams, total_s: float | None,
     try:
         if pool is None:
             for n, i in enumerate(order, 1):
-                key, sol = _solve_one(subs[i], rp[i])
+                key, sol = _solve_one(subs[i], rp[i], params.engine)
                 out[key] = sol
                 log.info("  %s %d/%d solved (%s %d: %d jobs, %d vehicles used)", label, n, len(subs), key[0], key[1],
                          len(subs[i].jobs), sum(1 for r in sol.routes if len(r)))
         else:
-            futs = [pool.submit(_solve_one, subs[i], rp[i]) for i in order]
+            futs = [pool.submit(_solve_one, subs[i], rp[i], params.engine) for i in order]
             for n, fut in enumerate(futs, 1):
                 key, sol = fut.result()
                 out[key] = sol

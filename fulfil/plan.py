@@ -216,7 +216,7 @@ def assemble_plan(state: NightState, params: PlanParams) -> dict[str, Any]:
         "scenario": state.scenario.name,
         "seed": params.seed,
         "params": {"time_limit_s": params.time_limit_s, "solution_limit": params.solution_limit,
-                   "workers": params.n_workers},
+                   "workers": params.n_workers, "engine": params.engine},
         "kpis": kpis(state.scenario, net, routes, unserved),
         "routes": routes,
         "unserved": unserved,

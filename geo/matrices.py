@@ -117,43 +117,55 @@ def _road_distance_numpy(lon_a, lat_a, lon_b, lat_b, breaks_m, factors):
 
 
 @njit(cache=True)
-def _travel_one(free_s, depart_s, factors, day_capacity):
+def _travel_from(free_s, hour, span, factors, day_capacity):
+    """Traversal time when the clock is in ``hour`` (0-23) with ``span`` s left in it."""
     if not (free_s > 0.0):
         return 0.0
     if free_s == np.inf:
         return np.inf
-    t = depart_s
-    h = t // _HOUR_S
     rem = free_s
-    elapsed = 0.0
-    skipped = False
+    fac = factors[hour]
+    cap = span * fac
+    if rem <= cap:
+        return rem / fac
+    rem -= cap
+    elapsed = span
+    # now on an hour boundary: jump over whole days, then walk hour by hour
+    n_days = math.floor(rem / day_capacity) - 1.0
+    if n_days >= 1.0:
+        rem -= n_days * day_capacity
+        elapsed += n_days * 86400.0
     while True:
-        fac = factors[int(h) % 24]
-        end = (h + 1.0) * _HOUR_S
-        span = end - t
-        cap = span * fac
+        hour += 1
+        if hour == 24:
+            hour = 0
+        fac = factors[hour]
+        cap = _HOUR_S * fac
         if rem <= cap:
             return elapsed + rem / fac
         rem -= cap
-        elapsed += span
-        t = end
-        h += 1.0
-        if not skipped:
-            # t is on an hour boundary now: jump over whole days at once.
-            skipped = True
-            n_days = math.floor(rem / day_capacity) - 1.0
-            if n_days >= 1.0:
-                rem -= n_days * day_capacity
-                elapsed += n_days * 86400.0
-                t += n_days * 86400.0
-                h += n_days * 24.0
+        elapsed += _HOUR_S
+
+
+@njit(cache=True)
+def _clock(depart_s):
+    """Clock hour (0-23) of ``depart_s`` and the seconds left in that hour."""
+    h = depart_s // _HOUR_S
+    return int(h) % 24, (h + 1.0) * _HOUR_S - depart_s
+
+
+@njit(cache=True)
+def _travel_one(free_s, depart_s, factors, day_capacity):
+    hour, span = _clock(depart_s)
+    return _travel_from(free_s, hour, span, factors, day_capacity)
 
 
 @njit(cache=True)
 def _travel_many(free_s, depart_s, factors, day_capacity):
+    hour, span = _clock(depart_s)
     out = np.empty(free_s.shape[0], dtype=np.float64)
     for i in range(free_s.shape[0]):
-        out[i] = _travel_one(free_s[i], depart_s, factors, day_capacity)
+        out[i] = _travel_from(free_s[i], hour, span, factors, day_capacity)
     return out
 
 

@@ -118,7 +118,8 @@ def _assign_regret(cost, reachable, demand, capacity, pinned):
     it stops fitting; each warehouse keeps the list of pickups that have it in
     their top two and, after every assignment to it, only that list is
     re-checked.  Cost: O(P·F·Z) for the initial pass plus O(F·Z) per
-    warehouse a pickup loses, plus O(log P) heap work per update.
+    warehouse a pickup loses, plus O(log P) heap work per update.  Memory:
+    the member lists take F·P int64, the size of the cost matrix.
     """
     P, F = cost.shape
     Z = demand.shape[1]
@@ -151,7 +152,8 @@ def _assign_regret(cost, reachable, demand, capacity, pinned):
     pos = np.full(P, -1, dtype=np.int64)
     members = np.empty((F, P), dtype=np.int64)
     n_members = np.zeros(F, dtype=np.int64)
-    size = 0
+    size = np.int64(0)  # typed ints (not literals) keep the heap helpers to one signature
+    top = np.int64(0)
     for p in range(P):
         if done[p]:
             continue
@@ -179,12 +181,12 @@ def _assign_regret(cost, reachable, demand, capacity, pinned):
         pos[p] = size
         size += 1
     for i in range(size // 2 - 1, -1, -1):
-        _sift_down(heap, pos, key, i, size)
+        _sift_down(heap, pos, key, np.int64(i), size)
 
     # 3. pop the largest regret, assign to its cheapest feasible warehouse
     while size > 0:
         p = heap[0]
-        size = _heap_remove(heap, pos, key, 0, size)
+        size = _heap_remove(heap, pos, key, top, size)
         f = best1[p]
         assign[p] = f
         consumed = False
@@ -272,11 +274,14 @@ def _allocate_stock(demand, order, starts, stock_units, unlimited):
             left = s - given
             if left <= 0:
                 continue
-            # stable sort on -remainder: ties keep increasing pickup index
-            rank = np.argsort(-rem, kind="mergesort")
+            # one unique sort key: larger remainder first, then lower position
+            # (= lower pickup index); rem < total <= 2**31 so no overflow
+            for i in range(n):
+                rem[i] = rem[i] * n + (n - 1 - i)
+            keys = np.sort(rem)
             for r in range(left):
-                p = order[lo + rank[r]]
-                out[p, k] += 1
+                i = n - 1 - keys[n - 1 - r] % n
+                out[order[lo + i], k] += 1
     return out
 
 

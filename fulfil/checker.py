@@ -37,6 +37,7 @@ CAUSES: tuple[str, ...] = (
     "over_capacity",
     "wrong_temperature_zone",
     "shift_exceeded",
+    "early_departure",
     "time_mismatch",
     "load_mismatch",
     "demand_mismatch",
@@ -533,6 +534,18 @@ class _Checker:
             self.add("shift_exceeded",
                      f"route {rid}: returns at {_clock(r.ret)} (recomputed), after the shift of '{vt.id}' closes "
                      f"({_clock(vt.shift.close)})", rid)
+        # departure policy: trunk trucks leave at trunk_departure at the earliest; last-mile
+        # vehicles when the warehouse dispatches (goods sorted, cold room opened)
+        if r.tier == "trunk":
+            earliest, what = self.pol.trunk_departure, "policies.trunk_departure"
+        else:
+            fw = self.forwards.get(rp["depot"])
+            override = fw.dispatch if fw is not None else None
+            earliest = override if override is not None else self.pol.last_mile_dispatch
+            what = "the forward warehouse's dispatch time"
+        if r.departure < earliest - LIMIT_TOL_MIN:
+            self.add("early_departure",
+                     f"route {rid}: departs at {_clock(r.departure)}, before {what} ({_clock(earliest)})", rid)
         # route-level times
         self._cmp_time(rid, None, "return", rp["return"], r.ret)
         if abs(rp["duration_h"] - r.duration_h) > TIME_TOL_MIN / 60.0:

@@ -317,6 +317,10 @@ def _shift_open(spec):
     route(spec, "L-FW1-01")["departure"] = 350.0  # 05:50, shift opens 06:00
 
 
+def _early_departure(spec):
+    route(spec, "T-CW1-01")["departure"] = 70.0  # 01:10: inside the 01:00 shift, before the 01:30 trunk departure
+
+
 def _shift_close(spec):
     van = route(spec, "L-FW1-02")
     van["departure"] = 670.0  # 11:10: back after 11:30
@@ -398,7 +402,8 @@ SPEC_CASES = [
     (_out_of_zone, {"out_of_zone_limit"}, ("L-FW1-02", 1)),
     (_over_capacity, {"over_capacity"}, ("L-FW1-01", None)),
     (_wrong_zone, {"wrong_temperature_zone"}, ("L-FW1-02", 0)),
-    (_shift_open, {"shift_exceeded"}, ("L-FW1-01", None)),
+    (_shift_open, {"shift_exceeded", "early_departure"}, ("L-FW1-01", None)),
+    (_early_departure, {"early_departure"}, ("T-CW1-01", None)),
     (_shift_close, {"shift_exceeded"}, ("L-FW1-02", None)),
     (_no_unserved, {"demand_mismatch"}, (None, None)),
     (_oversold, {"oversold"}, (None, None)),
@@ -416,6 +421,7 @@ SPEC_CASES = [
 TARGET = {
     _late_last_mile: "late", _late_trunk: "late", _promise: "promise_exceeded", _out_of_zone: "out_of_zone_limit",
     _over_capacity: "over_capacity", _wrong_zone: "wrong_temperature_zone", _shift_open: "shift_exceeded",
+    _early_departure: "early_departure",
     _shift_close: "shift_exceeded", _no_unserved: "demand_mismatch", _oversold: "oversold",
     _locker_cells: "locker_cells_exceeded", _warehouse_capacity: "warehouse_capacity", _pinned: "wrong_warehouse",
     _two_warehouses: "wrong_warehouse", _reused: "vehicle_reused", _fleet: "fleet_exceeded",
@@ -606,7 +612,7 @@ def test_kpi_cost_per_order_null_when_nothing_served(scenario, valid_plan):
 def test_every_cause_is_covered():
     """The tests above break every cause listed in docs/plan_format.md at least once."""
     doc = (Path(__file__).resolve().parents[2] / "docs" / "plan_format.md").read_text(encoding="utf-8")
-    listed = doc.split("Violation causes reported by `fulfil check`")[1]
+    listed = doc.split("Violation causes reported by `fulfil check`")[1].split("\n\n")[0]
     documented = set(re.findall(r"`([a-z_]+)`", listed))
     tested = set(TARGET.values()) | {c[2] for c in EDIT_CASES} | {"kpi_mismatch"}
     assert documented == set(CAUSES)

@@ -510,11 +510,18 @@ def plan_night(scenario: Scenario, params: PlanParams | None = None, *, source: 
             veh = fleet(net, travel, 0, travel.central_index(c))
             start = np.array([max(s.policies.trunk_departure, net.vehicles.shift_open[t]) for t, _ in veh])
             tsubs.append(build_subproblem(s, net, travel, ("trunk", c), jobs, travel.central_index(c), veh, start))
+        tsols: dict = {}
         if not interrupted and tsubs:
             log.info("routing trunk: %d central warehouses, %d loads", len(tsubs), sum(len(sp.jobs) for sp in tsubs))
             tsols, interrupted = solve_all(tsubs, params, tr_budget, "trunk", pool if len(tsubs) > 1 else None)
-        else:
-            tsols = {}
+        if interrupted:
+            # keep the plan whole: trucks for what the routed last mile needs, by the quick
+            # nearest-neighbour dispatch (milliseconds), for every central not solved yet
+            from solvers.routing.baseline import nearest_neighbour
+
+            for sp in tsubs:
+                if sp.key not in tsols:
+                    tsols[sp.key] = nearest_neighbour(sp.problem)
         stats["trunk_s"] = time.perf_counter() - t4
     finally:
         if pool is not None:

@@ -108,3 +108,27 @@ def test_plan_times_are_consistent_along_routes(demo_plan, field):
         t = [st[field] for st in r["stops"]]
         assert np.all(np.diff(t) >= 0)
         assert r["return"] >= r["stops"][-1]["departure"]
+
+
+def test_interrupted_solve_keeps_its_best_plan(small_city, monkeypatch):
+    """Ctrl-C during the last mile: the warehouses solved so far keep their routes, the rest is unserved with
+    reason 'interrupted', the trunk still supplies what is routed, the plan says code 130 and passes the checker."""
+    import fulfil.pipeline as pipeline
+
+    real = pipeline._solve_one
+    calls = {"n": 0}
+
+    def flaky(sub, params, engine="ortools"):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise KeyboardInterrupt
+        return real(sub, params, engine)
+
+    monkeypatch.setattr(pipeline, "_solve_one", flaky)
+    s = load_scenario(small_city)
+    plan = plan_night(s, PlanParams(time_limit_s=None, solution_limit=20, seed=0, workers=1))
+    assert plan["code"] == 130 and "interrupted" in plan["error"]
+    assert any(u["reason"] == "interrupted" for u in plan["unserved"])
+    assert any(r["tier"] == "last_mile" for r in plan["routes"])
+    assert any(r["tier"] == "trunk" for r in plan["routes"])
+    assert check_plan(s, plan) == []

@@ -132,3 +132,31 @@ def test_interrupted_solve_keeps_its_best_plan(small_city, monkeypatch):
     assert any(r["tier"] == "last_mile" for r in plan["routes"])
     assert any(r["tier"] == "trunk" for r in plan["routes"])
     assert check_plan(s, plan) == []
+
+
+def test_user_supplied_matrix_replaces_great_circle_distances(small_city, tmp_path):
+    """With a `matrix` file the plan's legs are the file's distances (here: 2 × straight line), not the
+    circuity estimate, and the plan still passes the checker."""
+    import shutil
+
+    from geo.coords import haversine_m
+
+    folder = tmp_path / "m"
+    shutil.copytree(small_city.parent, folder)
+    s = load_scenario(folder / small_city.name)
+    sites = [*s.central_warehouses, *s.forward_warehouses, *s.pickup_points]
+    lon = np.array([x.lon for x in sites])
+    lat = np.array([x.lat for x in sites])
+    d = haversine_m(lon[:, None], lat[:, None], lon[None, :], lat[None, :]) * 2.0 / 1000.0
+    rows = ["from,to,distance_km"] + [f"{a.id},{b.id},{d[i, j]:.6f}" for i, a in enumerate(sites)
+                                        for j, b in enumerate(sites) if i != j]
+    (folder / "matrix.csv").write_text("\n".join(rows) + "\n")
+    toml = folder / small_city.name
+    toml.write_text(toml.read_text().replace("[region]", '[matrix]\npath = "matrix.csv"\nfree_flow_kmh = 40.0\n\n[region]'))
+    s2 = load_scenario(toml)
+    plan = plan_night(s2, PlanParams(time_limit_s=None, solution_limit=20, seed=0, workers=1))
+    assert check_plan(s2, plan) == []
+    idx = {x.id: i for i, x in enumerate(sites)}
+    r = next(r for r in plan["routes"] if r["tier"] == "last_mile")
+    first = r["stops"][0]
+    assert abs(first["leg_km"] - d[idx[r["depot"]], idx[first["location"]]]) < 1e-3

@@ -178,12 +178,12 @@ def check_solution(p: RoutingProblem, sol: RoutingSolution) -> int:
 
 # ------------------------------------------------------------------- tests
 def test_tiny_line_order_and_objective():
-    """1 vehicle, 3 jobs on a line: the window of the nearest job forces the
-    outward order 2 -> 3 -> 1 and the objective is 6000 m + 100 fixed +
-    2 * 600 s of span cost = 7300."""
+    """1 vehicle, 3 jobs on a line: the windows of the two nearest jobs force
+    the outward order 2 -> 3 -> 1 (2 -> 1 -> 3 would also be 6000 m long)
+    and the objective is 6000 m + 100 fixed + 2 * 600 s of span cost = 7300."""
     # node:      depot  job1  job2  job3
     x = np.array([0, 3000, 1000, 2000])
-    close = [0, NO_DL, START + 150, NO_DL]  # job2 reachable first only
+    close = [0, NO_DL, START + 150, START + 250]  # only 2 -> 3 -> 1 fits
     p = make_problem(line_dist(x), tw_close_s=close, fixed_cost=100, cost_per_s=2.0)
     sol = solve_routing(p, DET)
     assert sol.status == "ok"
@@ -269,10 +269,12 @@ def test_conflicting_mandatory_windows_give_no_solution():
     assert sol2.status == "ok" and sol2.dropped.size == 0
 
 
-def test_per_vehicle_deadline_uses_element_path():
+def test_per_vehicle_deadline():
     """Job B has a tight deadline on vehicle 0 only (reachable directly, not
     after A, and A must come first). Without it the cheap vehicle 0 does A, B
-    (cost 5000); with it the optimum moves both jobs to vehicle 1 (9000)."""
+    (cost 5000); with it the optimum moves both jobs to vehicle 1 (9000).
+    The deadline is not removable by pre-filtering, so this exercises the
+    vehicle-dependent constraints (Element + deadline mirror dimension)."""
     dist = np.array([[0, 1000, 2000], [1000, 0, 1000], [2000, 1000, 0]])
     kwargs = dict(
         n_vehicles=2,

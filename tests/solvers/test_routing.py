@@ -194,6 +194,19 @@ def test_tiny_line_order_and_objective():
     assert sol.objective == 6000 + 100 + 2 * 600 == check_solution(p, sol)
 
 
+def test_stalled_search_stops_on_failure_guard():
+    """With a single feasible solution guided local search never finds a
+    second one, so solution_limit alone would run forever; the deterministic
+    failure guard stops it quickly with the optimum, identically each run."""
+    x = np.array([0, 3000, 1000, 2000])
+    p = make_problem(line_dist(x), tw_close_s=[0, NO_DL, START + 150, START + 250])
+    params = RoutingParams(time_limit_s=None, solution_limit=10**6, failure_limit=2000)
+    a, b = solve_routing(p, params), solve_routing(p, params)
+    assert a.routes[0].tolist() == b.routes[0].tolist() == [2, 3, 1]
+    assert a.solutions_found == b.solutions_found < 10
+    assert a.wall_s < 5.0
+
+
 def test_capacity_forces_two_vehicles_and_windows_hold():
     """Six mandatory jobs of 4 units with capacity 12 per vehicle need both
     vehicles; the re-timed routes respect every window and the objective is
@@ -252,6 +265,18 @@ def test_mandatory_job_without_vehicle_is_infeasible_input():
     assert sol.status == "infeasible_input"
     assert sol.dropped.tolist() == [1, 2]
     assert all(len(r) == 0 for r in sol.routes)
+
+
+def test_no_servable_job_returns_empty_routes_and_penalties():
+    """With no job at all, or only optional jobs nobody may serve, the result
+    is ``ok`` with empty routes and the objective is the sum of penalties."""
+    empty = make_problem(np.zeros((1, 1)), n_vehicles=2)
+    sol = solve_routing(empty, DET)
+    assert sol.status == "ok" and sol.objective == 0 and sol.dropped.size == 0
+    p = make_problem(line_dist([0, 100, 200]), allowed=[[True, False, False]], penalty=[0, 7, 11])
+    sol = solve_routing(p, DET)
+    assert sol.status == "ok" and sol.dropped.tolist() == [1, 2]
+    assert sol.objective == 18 and sol.routes[0].size == 0
 
 
 def test_conflicting_mandatory_windows_give_no_solution():
@@ -337,9 +362,9 @@ def test_determinism_under_solution_limit():
     objective: twice in this process and once in a freshly spawned worker
     process (as used by the caller's ProcessPoolExecutor)."""
     p = random_problem(60, seed=11)
-    params = RoutingParams(time_limit_s=None, solution_limit=120, seed=5)
+    params = RoutingParams(time_limit_s=None, solution_limit=100, seed=5)
     first = _solve_signature((p, params))
-    assert first[3] == 120
+    assert first[3] == 100
     assert _solve_signature((p, params)) == first
     ctx = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max_workers=1, mp_context=ctx) as pool:
@@ -401,6 +426,7 @@ def test_validate_accepts_base_problem():
         (dict(time_limit_s=0.0), "time_limit_s must be a positive"),
         (dict(solution_limit=0), "solution_limit must be >= 1"),
         (dict(seed=-1), "seed must be an integer >= 0"),
+        (dict(failure_limit=0), "failure_limit must be an integer >= 1"),
         (dict(first_solution="fastest"), "parallel_cheapest_insertion"),
         (dict(metaheuristic="annealing"), "guided_local_search"),
     ],

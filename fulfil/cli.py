@@ -173,7 +173,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp = sub.add_parser("plan", help="plan one night and write DIR/plan.json + route sheets")
     sp.add_argument("scenario")
     sp.add_argument("--out", required=True, help="output folder")
-    sp.add_argument("--time-limit", type=float, default=20.0, help="routing wall-clock budget, s (default 20)")
+    sp.add_argument("--time-limit", type=float, default=12.0, help="routing wall-clock budget, s (default 12)")
     sp.add_argument("--solutions", type=int, default=None,
                     help="deterministic budget: max solutions per routing subproblem; with --time-limit 0 "
                          "the plan depends only on scenario and seed")
@@ -204,6 +204,24 @@ def build_parser() -> argparse.ArgumentParser:
     sg.add_argument("--pickups", type=int, default=400)
     sg.add_argument("--orders", type=int, default=20_000)
     sg.set_defaults(func=_cmd_generate)
+
+    from fulfil.bench.command import cmd_bench  # light module: heavy imports happen inside cmd_bench
+
+    sb = sub.add_parser("bench", help="run a standard VRP instance set; gap to best known, peers side by side")
+    sb.add_argument("set_dir", metavar="SET_DIR",
+                    help="folder of Solomon/Homberger .txt or VRPLIB .vrp files, or a folder name in the "
+                         "shared benchmark data (solomon, homberger_200, cvrp_x)")
+    sb.add_argument("--instances", default=None, help="comma-separated instance names (default: all)")
+    sb.add_argument("--time-limit", type=float, required=True, help="wall-clock seconds per instance and solver")
+    sb.add_argument("--seed", type=int, default=0)
+    sb.add_argument("--workers", type=int, default=0, help="worker processes (0 = one per core)")
+    sb.add_argument("--out", required=True, help="output folder: results.csv, summary.txt, <solver>/<instance>.sol")
+    sb.add_argument("--vs", default="", help="comma-separated peers run with the same budget: "
+                                             "ortools-plain, pyvrp, vroom (missing ones are skipped)")
+    sb.add_argument("--objective", choices=["distance", "vehicles"], default=None,
+                    help="Solomon/Homberger: 'distance' (arcs truncated to 0.1, bks_distance_only.csv; default "
+                         "when available) or 'vehicles' (vehicles first, exact distance, bks.csv)")
+    sb.set_defaults(func=cmd_bench)
     return p
 
 

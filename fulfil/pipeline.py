@@ -61,7 +61,7 @@ class PlanParams:
     solutions each subproblem's search may find (a deterministic budget).
     """
 
-    time_limit_s: float | None = 20.0
+    time_limit_s: float | None = 12.0
     solution_limit: int | None = None
     seed: int = 0
     workers: int = 0  # 0 = one per core

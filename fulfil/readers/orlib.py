@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["read_cflp", "read_pmedian", "pmedian_distances"]
+__all__ = ["read_cflp", "read_pmedian", "pmedian_distances", "benchdata_dir", "read_optimal_csv"]
 
 
 class _Tokens:
@@ -174,3 +174,38 @@ def pmedian_distances(path: str | Path) -> tuple[np.ndarray, int]:
 
     n, p, edges = read_pmedian(path)
     return shortest_path_matrix(n, edges, duplicate="last"), p
+
+
+def benchdata_dir() -> Path:
+    """The shared benchmark folder: ``$FULFIL_BENCHDATA`` or ``<repo>/../shared/benchdata``."""
+    import os
+
+    env = os.environ.get("FULFIL_BENCHDATA")
+    if env:
+        return Path(env)
+    repo_root = Path(__file__).resolve().parents[2]
+    return repo_root.parent / "shared" / "benchdata"
+
+
+def read_optimal_csv(path: str | Path) -> list[dict]:
+    """Rows of an ``optimal.csv`` (``instance``, ``optimal_value`` as float, ``capacity`` as float or None, ...)."""
+    import csv
+
+    path = Path(path)
+    rows = []
+    with path.open(newline="") as fh:
+        reader = csv.DictReader(fh)
+        if reader.fieldnames is None or "instance" not in reader.fieldnames or "optimal_value" not in reader.fieldnames:
+            raise ValueError(f"{path}:1: expected a header with 'instance' and 'optimal_value'")
+        for ln, row in enumerate(reader, start=2):
+            try:
+                row["optimal_value"] = float(row["optimal_value"])
+                cap = (row.get("capacity") or "").strip()
+                row["capacity"] = float(cap) if cap else None
+            except ValueError as exc:
+                raise ValueError(f"{path}:{ln}: {exc}") from None
+            row.setdefault("file", row["instance"] + ".txt")
+            if not row.get("file"):
+                row["file"] = row["instance"] + ".txt"
+            rows.append(row)
+    return rows

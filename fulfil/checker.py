@@ -52,6 +52,8 @@ CAUSES: tuple[str, ...] = (
     "trunk_shortfall",
     "trunk_late",
     "cost_mismatch",
+    "out_of_spec",
+    "cold_chain_mismatch",
     "kpi_mismatch",
 )
 
@@ -79,6 +81,7 @@ UNSERVED_REASONS = frozenset(
         "locker_cells_exceeded",
         "no_compatible_vehicle",
         "routing_dropped",
+        "thermal_limit",
         "trunk_dropped",
         "interrupted",
     }
@@ -890,7 +893,48 @@ class _Checker:
             self.check_route(r)
         self.check_network()
         self.check_kpis()
+        if self.s.policies.cold_chain_model:
+            self.check_cold_chain()
         return self.out
+
+    def check_cold_chain(self) -> None:
+        """Re-run the thermal model on every route (times and loads as re-verified above) and
+        hold each chilled/frozen hand-over to its limit; compare with what the plan reports."""
+        from fulfil.coldchain import cold_kpis, route_cold_chain
+
+        recomputed = []
+        for rp in self.plan["routes"]:
+            try:
+                _, per_stop = route_cold_chain(self.s, rp)
+            except (KeyError, StopIteration, ValueError, TypeError) as exc:
+                self.add("cold_chain_mismatch", f"route {rp.get('id')}: cannot re-run the thermal model ({exc})",
+                         rp.get("id"))
+                continue
+            copy = {"tier": rp["tier"], "stops": []}
+            for i, (st, cc) in enumerate(zip(rp["stops"], per_stop, strict=True)):
+                copy["stops"].append({"delivered": st["delivered"], "cold_chain": cc})
+                rep = st.get("cold_chain", {})
+                for z, c in cc.items():
+                    where = f"route {rp['id']} stop {i + 1} ({st['location']})"
+                    if not c["in_spec"]:
+                        limit = -15.0 if z == "frozen" else 7.0
+                        self.add("out_of_spec",
+                                 f"{where}: {z} goods handed over at {c['handover_c']:.1f} °C (limit {limit:g} °C), "
+                                 f"quality {c['quality']:.3f}", rp["id"], i)
+                    got = rep.get(z)
+                    if got is None or abs(got.get("handover_c", math.inf) - c["handover_c"]) > 0.05 \
+                            or bool(got.get("in_spec")) != c["in_spec"]:
+                        self.add("cold_chain_mismatch",
+                                 f"{where}: the plan reports {z} hand-over "
+                                 f"{None if got is None else got.get('handover_c')} °C but the thermal model gives "
+                                 f"{c['handover_c']:.2f} °C", rp["id"], i)
+            recomputed.append(copy)
+        exp = cold_kpis(recomputed)
+        rep = self.plan.get("kpis", {})
+        for k, v in exp.items():
+            got = rep.get(k)
+            if not _is_num(got) or not math.isclose(got, v, rel_tol=1e-4, abs_tol=0.01 if k != "in_spec_share" else 1e-4):
+                self.add("kpi_mismatch", f"kpis.{k} is {got!r} but the thermal model gives {v!r}")
 
 
 def check_plan(scenario: Scenario, plan: dict) -> list[Violation]:

@@ -222,6 +222,45 @@ def build_parser() -> argparse.ArgumentParser:
                     help="Solomon/Homberger: 'distance' (arcs truncated to 0.1, bks_distance_only.csv; default "
                          "when available) or 'vehicles' (vehicles first, exact distance, bks.csv)")
     sb.set_defaults(func=cmd_bench)
+
+    def cmd_rollout(args: argparse.Namespace) -> int:
+        from fulfil.rollout.command import cmd_rollout as run
+
+        return run(args)
+
+    sro = sub.add_parser("rollout", help="simulate a phased rollout of a region: siting, daily plans, KPIs, variants")
+    sro.add_argument("region", metavar="REGION_SCENARIO", help="region TOML (with its GeoJSON boundary and CSV tables)")
+    sro.add_argument("--days", type=int, default=None, help="simulated days per phase (default: the region's)")
+    sro.add_argument("--out", required=True, help="output folder")
+    sro.add_argument("--seed", type=int, default=None, help="demand and routing seed (default: the region's)")
+    sro.add_argument("--workers", type=int, default=0, help="worker processes (0 = one per core)")
+    sro.add_argument("--variants", default=None, help="comma-separated variants of the region file, the first is "
+                                                      "the baseline (default: the region's simulation.variants)")
+    sro.add_argument("--solutions", type=int, default=None,
+                     help="deterministic routing budget per subproblem (default: the region's solution_limit)")
+    sro.set_defaults(func=cmd_rollout)
+
+    def _replay(args: argparse.Namespace) -> int:
+        from fulfil.replay import cmd_replay
+
+        return cmd_replay(args)
+
+    sr = sub.add_parser("replay", help="compare temperature-logger readings with the plan's predicted traces "
+                                       "(or --synthesize a logger file from them)",
+                        usage="fulfil replay SCENARIO PLAN LOGGER_CSV [--out DIR]\n"
+                              "       fulfil replay --synthesize OUT.csv SCENARIO PLAN [--seed N]")
+    sr.add_argument("scenario", help="the scenario the plan was made for")
+    sr.add_argument("plan", help="plan.json")
+    sr.add_argument("logger", nargs="?", default=None, metavar="LOGGER_CSV",
+                    help="CSV with columns vehicle, compartment, timestamp, temp_c")
+    sr.add_argument("--out", default=None, help="folder for replay.csv (excursions) and replay_errors.csv")
+    sr.add_argument("--synthesize", metavar="OUT.csv", default=None,
+                    help="write a synthetic logger file from the plan's traces instead of replaying one")
+    sr.add_argument("--seed", type=int, default=0, help="--synthesize: noise seed (default 0)")
+    sr.add_argument("--bias-c", type=float, default=0.5, help="--synthesize: sensor bias, °C (default 0.5)")
+    sr.add_argument("--noise-c", type=float, default=0.3, help="--synthesize: noise s.d., °C (default 0.3)")
+    sr.add_argument("--every-min", type=float, default=2.0, help="--synthesize: logging interval, min (default 2)")
+    sr.set_defaults(func=_replay)
     return p
 
 

@@ -264,6 +264,7 @@ def _cost_arrays(net: Network, vehicles: list[tuple[int, int]]) -> tuple[np.ndar
 def build_subproblem(
     s: Scenario, net: Network, travel: TravelModel, key: tuple[str, int], jobs: list[Job], depot: int,
     vehicles: list[tuple[int, int]], start_min: np.ndarray,
+    cold_limits: dict[tuple[int, int], float] | None = None,
 ) -> Subproblem:
     """Arrays of one routing problem (depot = node 0, jobs 1..N)."""
     from fulfil.feasibility import conservative_minutes
@@ -332,6 +333,10 @@ def build_subproblem(
                 if tier == "trunk":
                     prod_lim = float(net.product_max_out[net.product_zone == 1].min())
                 limit = min(limit, float(v.box_minutes[t]), prod_lim)
+            if cold_limits:  # proxy limits derived from the thermal model, per (vehicle type, zone)
+                for z in (0, 1):
+                    if j.crates[z] > 0 and (t, z) in cold_limits:
+                        limit = min(limit, cold_limits[(t, z)])
             if limit < BIG_TIME_S / 60.0:
                 deadline[a, i] = int(math.floor(start_s[a] + limit * 60))
     fixed, per_m, per_s = _cost_arrays(net, vehicles)
@@ -378,6 +383,151 @@ def trunk_jobs(net: Network, travel: TravelModel, c: int, load_crates: np.ndarra
                     kg[z] = load_kg[f, z] * (crates[z] / total) if total else 0.0
                 jobs.append(Job(site=travel.forward_index(int(f)), owner=int(f), zones=g, crates=crates, kg=kg))
     return jobs
+
+
+def _collect(sp: Subproblem, sol: Any, travel: TravelModel, routed: list[RoutedVehicle],
+             unserved: list[Unserved], cold_limits: dict[tuple[int, int], float] | None = None,
+             promise: float = math.inf) -> None:
+    """Turn one last-mile solution into routed vehicles and unserved lines.
+
+    A dropped stop with chilled or frozen goods whose thermal-model limit is tighter than the
+    promise is reported as ``thermal_limit``: that limit, not the promise, kept it off the routes.
+    """
+    if sol is None:
+        for j in sp.jobs:
+            for k, q in j.units.items():
+                unserved.append(Unserved(j.owner, k, q, "interrupted", "the solve was interrupted first"))
+        return
+    for jn in sol.dropped:
+        j = sp.jobs[int(jn) - 1]
+        tight = [lim for (t, z), lim in (cold_limits or {}).items() if j.crates[z] > 0 and lim < promise]
+        for k, q in j.units.items():
+            if tight:
+                unserved.append(Unserved(j.owner, k, q, "thermal_limit",
+                                         f"tonight's heat lets cold goods ride at most {min(tight):.0f} min "
+                                         "(thermal model) and no vehicle could reach this stop that fast"))
+            else:
+                unserved.append(Unserved(j.owner, k, q, "routing_dropped",
+                                         "no vehicle could fit this stop inside its window, the promise "
+                                         "and the fleet's capacity and shifts"))
+    for a, r in enumerate(sol.routes):
+        if len(r):
+            t, k = sp.vehicles[a]
+            routed.append(RoutedVehicle("last_mile", t, k, travel.forward_index(sp.key[1]),
+                                        float(sp.problem.start_s[a]) / 60.0, [sp.jobs[int(n) - 1] for n in r]))
+
+
+def model_proxy_limits(s: Scenario, net: Network, f: int, jobs: list[Job],
+                       vehicles: list[tuple[int, int]]) -> dict[tuple[int, int], float]:
+    """Minutes out of the cold room each refrigerated type's frozen/chilled goods may ride,
+    derived from the thermal model for this warehouse's stop pattern and tonight's weather."""
+    from fulfil.coldchain import compartment_params
+    from solvers.thermal.model import max_route_minutes
+
+    out: dict[tuple[int, int], float] = {}
+    hour = int(net.fw_dispatch[f] // 60) % 24
+    t_out = float(max(s.weather.hourly_c[hour:hour + 3] or s.weather.hourly_c[:1]))
+    for t in sorted({t for t, _ in vehicles}):
+        vt = s.vehicle_types[t]
+        if not vt.refrigerated:
+            continue
+        total = sum(c.crates for c in vt.compartments) if vt.movable_total is None else vt.movable_total.crates
+        for z, zone in ((0, "frozen"), (1, "chilled")):
+            comp = next((c for c in vt.compartments if c.zone == zone), None)
+            with_zone = [j.crates[z] for j in jobs if j.crates[z] > 0]
+            if comp is None or not with_zone:
+                continue
+            lim = _proxy_cache(vt, zone, comp.crates / total, t_out, round(float(np.mean(with_zone)), 1))
+            if lim is not None:
+                out[(t, z)] = lim
+    return out
+
+
+_PROXY: dict[tuple, float | None] = {}
+
+
+def _proxy_cache(vt: Any, zone: str, frac: float, t_out: float, crates_per_stop: float) -> float | None:
+    from fulfil.coldchain import compartment_params
+    from solvers.thermal.model import max_route_minutes
+
+    key = (vt.body, zone, round(frac, 3), t_out, crates_per_stop)
+    if key not in _PROXY:
+        res = max_route_minutes(compartment_params(vt, zone, frac), t_out, stops_per_hour=5.0,
+                                crates_per_stop=crates_per_stop)
+        _PROXY[key] = float(res.max_minutes) if res.reason == "temperature" else None
+    return _PROXY[key]
+
+
+def _thermal_repair(s: Scenario, net: Network, travel: TravelModel, subs: list[Subproblem],
+                    cold_limits: dict[int, dict[tuple[int, int], float]], routed: list[RoutedVehicle],
+                    unserved: list[Unserved], params: PlanParams, budget: float | None,
+                    rounds: int = 3) -> list[RoutedVehicle]:
+    """Simulate every last-mile route; re-solve warehouses whose routes the model rejects with
+    tighter limits, and as a last resort take the failing stops off (unserved, 'thermal_limit')."""
+    from fulfil.coldchain import route_cold_chain
+    from fulfil.plan import route_doc
+    from solvers.routing import RoutingParams
+
+    by_key = {sp.key: sp for sp in subs}
+
+    def failures(rvs: list[RoutedVehicle]) -> dict[int, list[tuple[RoutedVehicle, int, int, float]]]:
+        out: dict[int, list] = {}
+        for rv in rvs:
+            if rv.tier != "last_mile":
+                continue
+            doc = route_doc(s, net, travel, rv, "tmp")
+            _, per_stop = route_cold_chain(s, doc)
+            for i, cc in enumerate(per_stop):
+                for zname, c in cc.items():
+                    if not c["in_spec"]:
+                        z = ZONES.index(zname)
+                        out.setdefault(rv.depot - travel.n_central, []).append(
+                            (rv, i, z, doc["stops"][i]["minutes_since_cold_room"]))
+        return out
+
+    for round_ in range(rounds):
+        bad = failures(routed)
+        if not bad:
+            return routed
+        log.info("cold chain: %d hand-over(s) out of spec at %d warehouse(s); re-solving with tighter limits "
+                 "(round %d)", sum(len(v) for v in bad.values()), len(bad), round_ + 1)
+        for f, items in bad.items():
+            lims = cold_limits.setdefault(f, {})
+            for rv, _, z, minutes in items:
+                lims[(rv.vtype, z)] = min(lims.get((rv.vtype, z), math.inf), max(5.0, minutes - 10.0))
+            old = by_key[("last_mile", f)]
+            sp = build_subproblem(s, net, travel, old.key, old.jobs, travel.forward_index(f),
+                                  old.vehicles, old.problem.start_s / 60.0, lims)
+            by_key[old.key] = sp
+            owners = {j.owner for j in sp.jobs}
+            unserved[:] = [u for u in unserved
+                           if not (u.reason in ("routing_dropped", "thermal_limit") and u.pickup in owners)]
+            routed = [rv for rv in routed if not (rv.tier == "last_mile" and rv.depot == travel.forward_index(f))]
+            tl = None if budget is None else max(1.0, budget / max(1, len(subs)))
+            _, sol = _solve_one(sp, RoutingParams(time_limit_s=tl, solution_limit=params.solution_limit,
+                                                  seed=params.seed), params.engine)
+            _collect(sp, sol, travel, routed, unserved, lims, s.policies.promise_minutes)
+    # last resort: ship nothing the model rejects
+    drop: dict[int, set[int]] = {}
+    for items in failures(routed).values():
+        for rv, i, _, _ in items:
+            drop.setdefault(id(rv), set()).add(_stop_sites(rv)[i])
+    for rv in routed:
+        sites = drop.get(id(rv), set())
+        for j in [j for j in rv.jobs if j.site in sites]:
+            for k, q in j.units.items():
+                unserved.append(Unserved(j.owner, k, q, "thermal_limit",
+                                         "the thermal model predicts this stop's cold goods out of range"))
+        rv.jobs = [j for j in rv.jobs if j.site not in sites]
+    return [rv for rv in routed if rv.jobs]
+
+
+def _stop_sites(rv: RoutedVehicle) -> list[int]:
+    sites: list[int] = []
+    for j in rv.jobs:
+        if not sites or sites[-1] != j.site:
+            sites.append(j.site)
+    return sites
 
 
 def _solve_one(sub: Subproblem, params: Any, engine: str = "ortools") -> tuple[tuple[str, int], Any]:
@@ -451,13 +601,15 @@ def plan_night(scenario: Scenario, params: PlanParams | None = None, *, source: 
 
     t2 = time.perf_counter()
     subs = []
+    cold_limits: dict[int, dict[tuple[int, int], float]] = {}
     for f, jobs in jobs_by_fw.items():
         if not jobs:
             continue
         depot = travel.forward_index(f)
         veh = fleet(net, travel, 1, depot)
         start = np.array([max(net.fw_dispatch[f], net.vehicles.shift_open[t]) for t, _ in veh])
-        subs.append(build_subproblem(s, net, travel, ("last_mile", f), jobs, depot, veh, start))
+        cold_limits[f] = model_proxy_limits(s, net, f, jobs, veh) if s.policies.cold_chain_model else {}
+        subs.append(build_subproblem(s, net, travel, ("last_mile", f), jobs, depot, veh, start, cold_limits[f]))
     stats["build_s"] = time.perf_counter() - t2
 
     total = params.time_limit_s
@@ -473,25 +625,12 @@ def plan_night(scenario: Scenario, params: PlanParams | None = None, *, source: 
         sols, interrupted = solve_all(subs, params, lm_budget, "last mile", pool)
         stats["last_mile_s"] = time.perf_counter() - t3
         for sp in subs:
-            sol = sols.get(sp.key)
-            if sol is None:
-                for j in sp.jobs:
-                    for k, q in j.units.items():
-                        unserved.append(Unserved(j.owner, k, q, "interrupted", "the solve was interrupted first"))
-                continue
-            for jn in sol.dropped:
-                j = sp.jobs[int(jn) - 1]
-                for k, q in j.units.items():
-                    unserved.append(Unserved(j.owner, k, q, "routing_dropped",
-                                             "no vehicle could fit this stop inside its window, the promise "
-                                             "and the fleet's capacity and shifts"))
-            for a, r in enumerate(sol.routes):
-                if len(r) == 0:
-                    continue
-                t, k = sp.vehicles[a]
-                jobs = [sp.jobs[int(n) - 1] for n in r]
-                routed.append(RoutedVehicle("last_mile", t, k, travel.forward_index(sp.key[1]),
-                                            float(sp.problem.start_s[a]) / 60.0, jobs))
+            _collect(sp, sols.get(sp.key), travel, routed, unserved, cold_limits.get(sp.key[1]),
+                     s.policies.promise_minutes)
+        if s.policies.cold_chain_model and not interrupted:
+            t_cc = time.perf_counter()
+            routed = _thermal_repair(s, net, travel, subs, cold_limits, routed, unserved, params, lm_budget)
+            stats["cold_chain_s"] = time.perf_counter() - t_cc
 
         # trunk: carry what the last mile will hand over
         t4 = time.perf_counter()

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from fulfil.coldchain import cold_kpis
 from fulfil.network import Z
 from fulfil.scenario.schema import ZONES
 from fulfil.units import format_clock
@@ -29,8 +30,8 @@ def _zone_obj(crates: np.ndarray, kg: np.ndarray) -> dict[str, dict[str, float]]
     return {ZONES[z]: {"crates": int(crates[z]), "kg": _r(kg[z], 3)} for z in range(Z) if crates[z] > 0 or kg[z] > 0}
 
 
-def _route_doc(state: NightState, rv: RoutedVehicle, route_id: str) -> dict[str, Any]:
-    s, net, travel = state.scenario, state.net, state.travel
+def route_doc(s: Any, net: Any, travel: Any, rv: RoutedVehicle, route_id: str) -> dict[str, Any]:
+    """One route of the plan, re-timed exactly (no cold-chain annotation yet)."""
     pol = s.policies
     v = net.vehicles
     t = rv.vtype
@@ -187,6 +188,7 @@ def kpis(s: Any, net: Any, routes: list[dict], unserved: list[dict]) -> dict[str
         "two_hour_compliance": _r(on_time / served_stops, 6) if served_stops else 1.0,
         "cold_chain_compliance": _r(crates_ok / crates_all, 6) if crates_all else 1.0,
         "delivery_cost_share_of_sales": _r(cost / sales, 6) if sales > 0 else None,
+        **(cold_kpis(routes) if s.policies.cold_chain_model else {}),
     }
 
 
@@ -199,7 +201,11 @@ def assemble_plan(state: NightState, params: PlanParams) -> dict[str, Any]:
         depot = state.travel.ids[rv.depot]
         counters[depot] = counters.get(depot, 0) + 1
         rid = f"{'T' if rv.tier == 'trunk' else 'L'}-{depot}-{counters[depot]:02d}"
-        routes.append(_route_doc(state, rv, rid))
+        routes.append(route_doc(state.scenario, net, state.travel, rv, rid))
+    if state.scenario.policies.cold_chain_model:
+        from fulfil.coldchain import annotate_plan
+
+        annotate_plan(state.scenario, routes)
     unserved = [
         {"pickup_point": net.pickup_ids[u.pickup], "product": net.product_ids[u.product], "units": int(u.units),
          "reason": u.reason, "detail": u.detail}

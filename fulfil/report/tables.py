@@ -52,12 +52,17 @@ def kpi_table(kpis: dict[str, Any]) -> str:
         ("two_hour_compliance", "2-hour compliance"),
         ("cold_chain_compliance", "cold-chain compliance"),
         ("delivery_cost_share_of_sales", "delivery cost / sales"),
+        ("in_spec_share", "cold goods in spec at hand-over"),
+        ("expected_spoilage_cost", "expected spoilage, RMB"),
         ("units_unserved", "units unserved"),
     ]
     rows = []
     for key, label in labels:
         v = kpis.get(key)
-        if key in ("two_hour_compliance", "cold_chain_compliance", "delivery_cost_share_of_sales") and v is not None:
+        if key not in kpis:
+            continue
+        if key in ("two_hour_compliance", "cold_chain_compliance", "delivery_cost_share_of_sales",
+                   "in_spec_share") and v is not None:
             v = f"{100 * v:.2f} %"
         elif key == "vehicles":
             v = f"{kpis['vehicles']} ({kpis.get('trunk_vehicles', 0)} + {kpis.get('last_mile_vehicles', 0)})"

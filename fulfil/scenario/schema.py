@@ -101,6 +101,9 @@ class Product(Record):
     kg_per_unit: Pos = 0.8
     units_per_crate: Pos = 15.0
     price: NonNeg = 0.0
+    #: Quality-decay class (DOMAIN.md §2.4: shelf life at a reference temperature, Q10,
+    #: sale limit); default by zone: chilled → leafy_veg, frozen → frozen, ambient → none.
+    quality_class: Literal["leafy_veg", "fruit", "chilled_meat", "dairy", "frozen"] | None = None
 
 
 class CentralWarehouse(Record):
@@ -166,6 +169,27 @@ DEFAULT_HOURLY_FACTORS = (
 )
 
 
+class Body(Record):
+    """Thermal body of a refrigerated vehicle (defaults: 4.2 m reefer, DOMAIN.md §2.2, §7)."""
+
+    #: ATP heat-transfer coefficient, W/m²K (heavy insulation IR ≤ 0.40).
+    k_w_m2k: Pos = 0.40
+    #: Inside surface, m² (4.2 m box ≈ 45 m², DOMAIN.md §2.3).
+    area_m2: Pos = 45.0
+    volume_m3: Pos = 16.0
+    #: Refrigeration unit capacity at a chilled set point, kW (4.2 m reefer 3.5 kW).
+    unit_kw: NonNeg = 3.5
+    #: Strip curtain at the door halves the door-opening heat gain (DOMAIN.md §2.3).
+    curtain: bool = False
+
+
+class MovableTotal(Record):
+    """Movable partitions: compartments' ``crates``/``kg`` are each zone's maximum; this is the body total."""
+
+    crates: Annotated[int, Field(gt=0)]
+    kg: Pos
+
+
 class VehicleType(Record):
     id: Id
     name: str = ""
@@ -182,12 +206,18 @@ class VehicleType(Record):
     cost_per_hour: NonNeg = 0.0
     shift: Window
     speed_profile: Id = "default"
+    body: Body = Body()
+    #: Movable partitions: the optimiser chooses each route's split within the zones' maxima.
+    movable_total: MovableTotal | None = None
 
     @model_validator(mode="after")
     def _zones(self) -> VehicleType:
         zones = [c.zone for c in self.compartments]
         if len(set(zones)) != len(zones):
             raise ValueError("two compartments of the same zone: merge them into one")
+        if self.movable_total is not None:
+            if self.movable_total.crates < max(c.crates for c in self.compartments):
+                raise ValueError("movable_total.crates is smaller than one compartment's maximum")
         return self
 
 
@@ -224,6 +254,10 @@ class Policies(Record):
     locker_per_cell_min: NonNeg = 0.3
     trunk_unload_fixed_min: NonNeg = 20.0
     trunk_unload_per_crate_min: NonNeg = 0.05
+    #: Customers collect until this time; goods whose remaining shelf life ends earlier spoil.
+    customer_pickup_end: Clock = 1260.0
+    #: Check every route with the thermal model and repair routes it rejects.
+    cold_chain_model: bool = True
     #: Objective: cost of leaving one crate undelivered (keeps dropping a last resort).
     unserved_penalty_per_crate: NonNeg = 2000.0
     #: Road distance = straight-line × factor, by straight-line distance band.
@@ -241,6 +275,18 @@ class Policies(Record):
         if sorted(self.circuity_breaks_km) != list(self.circuity_breaks_km):
             raise ValueError("circuity_breaks_km must be increasing")
         return self
+
+
+#: A mild spring day in central China, °C per clock hour (used when a scenario gives no weather).
+DEFAULT_HOURLY_C = [16.0, 15.5, 15.0, 15.0, 15.0, 15.5, 16.5, 18.0, 19.5, 21.0, 22.5, 23.5,
+                    24.0, 24.5, 24.5, 24.0, 23.0, 22.0, 20.5, 19.5, 18.5, 18.0, 17.0, 16.5]
+
+
+class Weather(Record):
+    #: Outside air temperature for each clock hour 0..23, °C.
+    hourly_c: Annotated[list[Annotated[float, Field(ge=-50, le=60)]], Field(min_length=24, max_length=24)] = (
+        Field(default_factory=lambda: list(DEFAULT_HOURLY_C))
+    )
 
 
 class MatrixFile(Record):
@@ -265,6 +311,7 @@ class Scenario(Record):
     demand: list[Demand]
     stock: list[Stock] | None = None
     policies: Policies = Policies()
+    weather: Weather = Weather()
     matrix: MatrixFile | None = None
 
     # A field validator (not a model validator) so a wrong version is reported

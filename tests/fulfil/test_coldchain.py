@@ -1,0 +1,89 @@
+"""Cold chain: temperatures per stop in the plan, the thermal guarantee, and the checker's thermal causes."""
+
+from __future__ import annotations
+
+import copy
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from fulfil.checker import check_plan
+from fulfil.pipeline import PlanParams, plan_night
+from fulfil.scenario import load_scenario
+
+SCENARIOS = Path(__file__).resolve().parents[2] / "scenarios"
+
+
+def _hot(scenario, celsius):
+    return scenario.model_copy(update={"weather": scenario.weather.model_copy(update={"hourly_c": [celsius] * 24})})
+
+
+@pytest.fixture(scope="module")
+def small_plan(small_city):
+    s = load_scenario(small_city)
+    return s, plan_night(s, PlanParams(time_limit_s=None, solution_limit=40, seed=0, workers=1))
+
+
+def test_demo_reports_temperature_per_stop_and_all_in_spec(demo_plan):
+    """Every chilled/frozen hand-over of the demo carries a predicted temperature, all in spec (100 %),
+    frozen at or below -15 °C and chilled at or below 7 °C, and each cold route has a trace."""
+    s, plan = demo_plan
+    assert plan["kpis"]["in_spec_share"] == 1.0
+    n = 0
+    for r in plan["routes"]:
+        cold = [z for z in ("frozen", "chilled") if z in r["load_at_departure"]]
+        if cold:
+            assert set(cold) <= set(r["thermal"]["compartments"])
+        for st in r["stops"]:
+            for z in ("frozen", "chilled"):
+                if z in st["delivered"]:
+                    cc = st["cold_chain"][z]
+                    n += 1
+                    assert cc["in_spec"]
+                    assert cc["handover_c"] <= (-15.0 if z == "frozen" else 7.0)
+    assert n > 400
+
+
+def test_hot_day_route_passes_minutes_proxy_but_thermal_model_rejects_it(small_plan):
+    """A plan made for a mild night, driven on a 40 °C day: every minutes-based rule (promise, minutes out of
+    zone, windows) still holds, but the thermal model puts some hand-overs out of range and the checker names
+    them `out_of_spec` at their route and stop."""
+    s, plan = small_plan
+    assert check_plan(s, plan) == []
+    v = check_plan(_hot(s, 40.0), plan)
+    causes = Counter(x.cause for x in v)
+    assert causes["out_of_spec"] >= 1
+    assert not ({"promise_exceeded", "out_of_zone_limit", "late", "time_mismatch"} & set(causes))
+    first = next(x for x in v if x.cause == "out_of_spec")
+    assert first.route is not None and first.stop is not None and "°C" in first.message
+
+
+def test_planning_on_the_hot_day_keeps_every_handover_in_spec(small_city):
+    """Planned for the 40 °C day itself, the optimiser derives tighter limits from the model and repairs what
+    the model rejects: the checker finds no violation, and anything left out is unserved with a reason."""
+    s = _hot(load_scenario(small_city), 40.0)
+    plan = plan_night(s, PlanParams(time_limit_s=None, solution_limit=40, seed=0, workers=1))
+    assert check_plan(s, plan) == []
+    assert plan["kpis"]["in_spec_share"] == 1.0
+    assert {u["reason"] for u in plan["unserved"]} <= {"thermal_limit", "routing_dropped"}
+
+
+def test_reported_temperature_is_rechecked(small_plan):
+    """A plan whose reported hand-over temperature was edited is caught as `cold_chain_mismatch`."""
+    s, plan = small_plan
+    bad = copy.deepcopy(plan)
+    st = next(st for r in bad["routes"] if r["tier"] == "last_mile" for st in r["stops"] if "cold_chain" in st)
+    zone = next(iter(st["cold_chain"]))
+    st["cold_chain"][zone]["handover_c"] -= 3.0
+    assert "cold_chain_mismatch" in {v.cause for v in check_plan(s, bad)}
+
+
+def test_summer_demo_is_in_spec_or_unserved_with_reason():
+    """The 35 °C summer variant of the demo city: every hand-over the plan ships is in spec per the checker;
+    demand it cannot protect comes back unserved with a reason."""
+    s = load_scenario(SCENARIOS / "demo_city_summer.toml")
+    plan = plan_night(s, PlanParams(time_limit_s=6.0, seed=0))
+    assert check_plan(s, plan) == []
+    assert plan["kpis"]["in_spec_share"] == 1.0
+    assert {u["reason"] for u in plan["unserved"]} <= {"thermal_limit", "routing_dropped"}

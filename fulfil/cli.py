@@ -58,7 +58,7 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     return 0
 
 
-def write_plan_dir(plan: dict, out: Path, scenario=None) -> None:
+def write_plan_dir(plan: dict, out: Path, scenario=None, charts: int | None = 2) -> None:
     """Write plan.json, route sheets, unserved.csv and summary.txt; all-or-nothing per file."""
     from fulfil.output import write_json_atomic, write_text_atomic
     from fulfil.report.tables import route_sheet_csv, summary, unserved_csv
@@ -89,6 +89,9 @@ def write_plan_dir(plan: dict, out: Path, scenario=None) -> None:
             plot_plan_map(plan, scenario, out / "map.png")
         except ImportError:  # matplotlib missing: maps are optional
             log.warning("matplotlib not installed: no map.png")
+        from fulfil.report.charts import write_thermal_charts
+
+        write_thermal_charts(plan, out, max_routes=charts)
     write_json_atomic(out / "plan.json", plan)  # last: its presence means the rest is complete
 
 
@@ -112,7 +115,7 @@ def _cmd_plan(args: argparse.Namespace) -> int:
         log.info("checking the plan independently")
         violations = check_plan(s, plan)
         plan["check"] = {"violations": len(violations)}
-    write_plan_dir(plan, out, s)
+    write_plan_dir(plan, out, s, charts=None if args.charts < 0 else args.charts)
     print(summary(plan))
     print(f"\nWrote {out / 'plan.json'}, {len(plan['routes'])} route sheets in {out / 'route_sheets'}, "
           f"{out / 'map.png'} ({time.perf_counter() - t0:.1f} s)")
@@ -181,6 +184,8 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--workers", type=int, default=0, help="worker processes (0 = one per core)")
     sp.add_argument("--engine", default="ortools", choices=["ortools", "nearest"],
                     help="routing engine; 'nearest' is the naive nearest-neighbour dispatch baseline")
+    sp.add_argument("--charts", type=int, default=2,
+                    help="temperature charts for the first N routes in DIR/thermal/ (-1 = all; ~1 s each)")
     sp.add_argument("--no-check", action="store_true", help="skip the independent check at the end")
     sp.set_defaults(func=_cmd_plan)
 

@@ -581,6 +581,15 @@ class _Checker:
             if load_kg[z] > c.kg + KG_TOL:
                 self.add("over_capacity",
                          f"route {rid}: leaves with {load_kg[z]:.1f} kg of {z} goods but '{vt.id}' takes {c.kg:g} kg", rid)
+        mt = vt.movable_total
+        if mt is not None:  # movable partitions: the zones together share the body
+            tot_c, tot_kg = sum(load_c.values()), sum(load_kg.values())
+            if tot_c > mt.crates:
+                self.add("over_capacity", f"route {rid}: leaves with {tot_c} crates in all but the movable-partition "
+                                          f"body of '{vt.id}' holds {mt.crates}", rid)
+            if tot_kg > mt.kg + KG_TOL:
+                self.add("over_capacity", f"route {rid}: leaves with {tot_kg:.1f} kg in all but '{vt.id}' takes "
+                                          f"{mt.kg:g} kg", rid)
         kg_tol = KG_TOL if r.tier == "last_mile" else KG_TOL * max(1, len(r.stops))
         self._cmp_loads(rid, None, "", "load_at_departure", rp["load_at_departure"], load_c, load_kg, kg_tol)
         left_c, left_kg = dict(load_c), dict(load_kg)

@@ -36,8 +36,10 @@ class VehicleArrays:
     tier: np.ndarray  # int8: 0 trunk, 1 last mile
     home: np.ndarray  # int64 global site index
     count: np.ndarray  # int64
-    crates: np.ndarray  # int64[T, Z]; 0 = no compartment of that zone
+    crates: np.ndarray  # int64[T, Z]; 0 = no compartment of that zone (movable: the zone's maximum)
     kg: np.ndarray  # float64[T, Z]
+    total_crates: np.ndarray  # int64[T]: the body (sum of compartments, or the movable-partition total)
+    total_kg: np.ndarray  # float64[T]
     refrigerated: np.ndarray  # bool
     box_minutes: np.ndarray  # float64
     fixed_cost: np.ndarray
@@ -144,6 +146,9 @@ def compile_network(s: Scenario, travel: TravelModel) -> Network:
         count=_ro(np.array([v.count for v in vt], dtype=np.int64)),
         crates=_ro(crates),
         kg=_ro(kg),
+        total_crates=_ro(np.array([v.movable_total.crates if v.movable_total else crates[t].sum()
+                                   for t, v in enumerate(vt)], dtype=np.int64)),
+        total_kg=_ro(np.array([v.movable_total.kg if v.movable_total else kg[t].sum() for t, v in enumerate(vt)])),
         refrigerated=_ro(np.array([v.refrigerated for v in vt], dtype=bool)),
         box_minutes=_ro(np.array([v.insulated_box_minutes for v in vt])),
         fixed_cost=_ro(np.array([v.fixed_cost for v in vt])),

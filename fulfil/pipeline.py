@@ -193,7 +193,9 @@ def _crates_kg(units: dict[int, int], net: Network) -> tuple[np.ndarray, np.ndar
 
 def _vehicle_fits(net: Network, t: int, zones: tuple[int, ...], crates: np.ndarray, kg: np.ndarray) -> bool:
     v = net.vehicles
-    return all(v.crates[t, z] >= crates[z] and v.kg[t, z] >= kg[z] - 1e-9 and v.crates[t, z] > 0 for z in zones)
+    return (all(v.crates[t, z] >= crates[z] and v.kg[t, z] >= kg[z] - 1e-9 and v.crates[t, z] > 0 for z in zones)
+            and sum(crates[z] for z in zones) <= v.total_crates[t]
+            and sum(kg[z] for z in zones) <= v.total_kg[t] + 1e-9)
 
 
 def last_mile_jobs(
@@ -290,7 +292,8 @@ def build_subproblem(
     var_s = np.zeros(N + 1, dtype=np.int64)
     tw_open = np.zeros(N + 1, dtype=np.int64)
     tw_close = np.full(N + 1, BIG_TIME_S, dtype=np.int64)
-    demand = np.zeros((N + 1, 2 * Z), dtype=np.int64)
+    # dimensions: crates per zone, kg per zone, then the body totals (movable partitions)
+    demand = np.zeros((N + 1, 2 * Z + 2), dtype=np.int64)
     penalty = np.zeros(N + 1, dtype=np.int64)
     for i, j in enumerate(jobs, start=1):
         n_crates = int(j.crates.sum())
@@ -309,17 +312,21 @@ def build_subproblem(
         fixed_s[i] = int(math.ceil(fixed_min * 60 - 1e-9))
         var_s[i] = int(math.ceil(per * n_crates * 60 - 1e-9))
         demand[i, :Z] = j.crates
-        demand[i, Z:] = np.ceil(j.kg - 1e-9).astype(np.int64)
+        demand[i, Z:2 * Z] = np.ceil(j.kg - 1e-9).astype(np.int64)
+        demand[i, 2 * Z] = j.crates.sum()
+        demand[i, 2 * Z + 1] = int(np.ceil(j.kg.sum() - 1e-9))
         penalty[i] = int(round(pol.unserved_penalty_per_crate * max(1, n_crates) * COST_SCALE))
 
-    capacity = np.zeros((V, 2 * Z), dtype=np.int64)
+    capacity = np.zeros((V, 2 * Z + 2), dtype=np.int64)
     allowed = np.zeros((V, N + 1), dtype=bool)
     deadline = np.full((V, N + 1), BIG_TIME_S, dtype=np.int64)
     start_s = np.round(start_min * 60).astype(np.int64)
     end_s = np.floor(v.shift_close[tvec] * 60).astype(np.int64)
     for a, (t, _) in enumerate(vehicles):
         capacity[a, :Z] = v.crates[t]
-        capacity[a, Z:] = np.floor(v.kg[t] + 1e-9).astype(np.int64)
+        capacity[a, Z:2 * Z] = np.floor(v.kg[t] + 1e-9).astype(np.int64)
+        capacity[a, 2 * Z] = v.total_crates[t]
+        capacity[a, 2 * Z + 1] = int(np.floor(v.total_kg[t] + 1e-9))
         for i, j in enumerate(jobs, start=1):
             allowed[a, i] = all(v.crates[t, z] > 0 for z in j.zones)
             if not allowed[a, i]:

@@ -116,7 +116,7 @@ def route_doc(s: Any, net: Any, travel: Any, rv: RoutedVehicle, route_id: str) -
     fixed_cost = float(v.fixed_cost[t])
     dist_cost = float(v.cost_per_km[t]) * total_km
     time_cost = float(v.cost_per_hour[t]) * duration_h
-    return {
+    doc = {
         "id": route_id,
         "tier": rv.tier,
         "vehicle_type": v.ids[t],
@@ -133,6 +133,12 @@ def route_doc(s: Any, net: Any, travel: Any, rv: RoutedVehicle, route_id: str) -
         "load_at_departure": _zone_obj(load_c, load_kg),
         "stops": out_stops,
     }
+    vt = s.vehicle_types[t]
+    if vt.movable_total is not None:  # the split chosen for this route
+        from fulfil.coldchain import body_split
+
+        doc["compartments"] = body_split(vt, doc)
+    return doc
 
 
 def kpis(s: Any, net: Any, routes: list[dict], unserved: list[dict]) -> dict[str, Any]:

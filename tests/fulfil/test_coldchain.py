@@ -87,3 +87,33 @@ def test_summer_demo_is_in_spec_or_unserved_with_reason():
     assert check_plan(s, plan) == []
     assert plan["kpis"]["in_spec_share"] == 1.0
     assert {u["reason"] for u in plan["unserved"]} <= {"thermal_limit", "routing_dropped"}
+
+
+def test_movable_partitions_plan_checks_and_reports_the_split(small_city):
+    """With movable bulkheads the plan reports each route's chosen split (within the zone maxima, summing to
+    at most the body), passes the checker, and a route overloaded beyond the body total is `over_capacity`."""
+    import importlib.util
+    import sys
+
+    path = Path(__file__).resolve().parents[2] / "benchmarks" / "partition_saving.py"
+    spec = importlib.util.spec_from_file_location("partition_saving", path)
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules["partition_saving"] = mod
+    spec.loader.exec_module(mod)
+    s = load_scenario(small_city)
+    _, movable = mod.variants(s, 0.25, 0.75)
+    plan = plan_night(movable, PlanParams(time_limit_s=None, solution_limit=30, seed=0, workers=1))
+    assert check_plan(movable, plan) == []
+    vts = {v.id: v for v in movable.vehicle_types}
+    moved = [r for r in plan["routes"] if vts[r["vehicle_type"]].movable_total is not None]
+    assert moved
+    for r in moved:
+        vt = vts[r["vehicle_type"]]
+        assert sum(r["compartments"].values()) <= vt.movable_total.crates
+        for z, load in r["load_at_departure"].items():
+            assert load["crates"] <= r["compartments"][z]
+    bad = copy.deepcopy(plan)
+    tight = {k: (v.model_copy(update={"movable_total": v.movable_total.model_copy(update={"crates": 1})})
+                 if v.movable_total else v) for k, v in vts.items()}
+    squeezed = movable.model_copy(update={"vehicle_types": list(tight.values())})
+    assert "over_capacity" in {v.cause for v in check_plan(squeezed, bad)}

@@ -394,6 +394,10 @@ def cmd_bench(args) -> int:
     if args.workers < 0:
         raise UsageError("--workers must be >= 0 (0 = one per core)")
     folder = resolve_set_dir(args.set_dir)
+    from fulfil.bench.twoecho import cmd_bench_2e, is_2e_folder
+
+    if is_2e_folder(folder):  # 2E-CVRP .dat files: solved through the two-tier pipeline
+        return cmd_bench_2e(args, folder)
     bset = detect_set(folder)
     names = select_instances(bset, args.instances)
 

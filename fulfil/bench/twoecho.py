@@ -1,0 +1,549 @@
+"""2E-CVRP benchmark (Sets 2, 3, 4) solved through the project's own two-tier pipeline.
+
+The instance is mapped onto a :class:`~fulfil.scenario.schema.Scenario`:
+
+* depot → one central warehouse ``D0``; satellites → forward warehouses ``S1..Sm``;
+  customers → leader-shop pickup points ``C1..Cn``;
+* one ambient product ``P`` with ``units_per_crate = 1`` (and 1 kg per unit), the
+  customer's demand as its units;
+* trucks → one trunk vehicle type (count, capacity as one ambient compartment,
+  cost per distance, fixed cost); city freighters → one last-mile vehicle type per
+  satellite with ``count = min(max per satellite, total)``.  The pipeline has no
+  fleet limit *across* forward warehouses, so the file's global total of city
+  freighters is not a model constraint; it is checked afterwards (column
+  ``cf_total_ok``) and a solution above it is reported infeasible;
+* no time windows: wide shifts (00:00–47:59), zero service times, the cold-chain model
+  off, a large promise, trunk receiving 00:00–10:00 and last-mile dispatch at 10:00;
+* distances: a temporary matrix CSV with the exact (unrounded) Euclidean distances,
+  one coordinate unit = 1 km (Set 4: divided by 100, the literature scale); a
+  free-flow speed fast enough that time never binds.  lon/lat are the coordinates
+  mapped into a dummy box (unused when a matrix is given, but they must validate).
+
+The plan from :func:`fulfil.pipeline.plan_night` is re-checked with
+:func:`fulfil.checker.check_plan` and, independently, against the 2E-CVRP rules
+from the instance alone (:func:`verify_2e`): every customer served once, city
+freighter and truck capacities, per-satellite and total fleets, and flow
+conservation at the satellites (what the trucks bring = what the city freighters
+take out).  The cost is recomputed in floating point from the coordinates.
+"""
+
+from __future__ import annotations
+
+import csv
+import logging
+import math
+import os
+import re
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from fulfil.errors import UsageError
+
+log = logging.getLogger("fulfil")
+
+__all__ = ["TwoEInstance", "read_2e", "build_scenario", "solve_2e", "verify_2e", "write_2e_solution",
+           "load_2e_bks", "is_2e_folder", "cmd_bench_2e"]
+
+
+# ------------------------------------------------------------------ reading
+@dataclass(frozen=True)
+class TwoEInstance:
+    name: str
+    trucks: int
+    truck_cap: float
+    truck_cost: float
+    truck_fixed: float
+    cf_per_sat: int
+    cf_total: int
+    cf_cap: float
+    cf_cost: float
+    cf_fixed: float
+    depot: tuple[float, float]
+    satellites: list[tuple[float, float]]
+    customers: list[tuple[float, float, float]]  # x, y, demand
+    #: coordinates are stored ×scale (Set 4: 100); distances are divided by it
+    scale: float = 1.0
+
+    @property
+    def n(self) -> int:
+        return len(self.customers)
+
+    def point(self, key: str) -> tuple[float, float]:
+        """``"D0"``, ``"S<k>"`` (1-based) or ``"C<i>"`` (1-based) → (x, y) in coordinate units."""
+        if key == "D0":
+            return self.depot
+        if key[0] == "S":
+            return self.satellites[int(key[1:]) - 1]
+        c = self.customers[int(key[1:]) - 1]
+        return (c[0], c[1])
+
+    def dist(self, a: str, b: str) -> float:
+        (xa, ya), (xb, yb) = self.point(a), self.point(b)
+        return math.hypot(xa - xb, ya - yb) / self.scale
+
+
+def _nums(line: str) -> list[float]:
+    return [float(t) for t in re.split(r"[,\s]+", line.strip()) if t]
+
+
+def read_2e(path: str | os.PathLike) -> TwoEInstance:
+    """Read a Breunig et al. 2E-CVRP ``.dat`` file (``!`` comments, 4 data lines)."""
+    p = Path(path)
+    lines = [ln for ln in p.read_text(encoding="utf-8", errors="replace").splitlines()
+             if ln.strip() and not ln.lstrip().startswith("!")]
+    if len(lines) != 4:
+        raise ValueError(f"{p}: expected 4 data lines (trucks, city freighters, stores, customers), got {len(lines)}")
+    try:
+        tr, cf, st, cu = (_nums(ln) for ln in lines)
+    except ValueError as exc:
+        raise ValueError(f"{p}: not a number: {exc}") from None
+    if len(tr) != 4:
+        raise ValueError(f"{p}: trucks line needs 4 values (total, capacity, cost/dist, fixcost), got {len(tr)}")
+    if len(cf) != 5:
+        raise ValueError(f"{p}: city-freighter line needs 5 values (max/sat, total, cap, cost/dist, fixcost)")
+    if len(st) < 4 or len(st) % 2:
+        raise ValueError(f"{p}: stores line needs the depot and at least one satellite as x,y pairs")
+    if not cu or len(cu) % 3:
+        raise ValueError(f"{p}: customers line needs x,y,demand triples ({len(cu)} values)")
+    name = p.stem
+    scale = 100.0 if name.lower().startswith("set4") else 1.0
+    return TwoEInstance(
+        name=name, trucks=int(tr[0]), truck_cap=tr[1], truck_cost=tr[2], truck_fixed=tr[3],
+        cf_per_sat=int(cf[0]), cf_total=int(cf[1]), cf_cap=cf[2], cf_cost=cf[3], cf_fixed=cf[4],
+        depot=(st[0], st[1]), satellites=[(st[i], st[i + 1]) for i in range(2, len(st), 2)],
+        customers=[(cu[i], cu[i + 1], cu[i + 2]) for i in range(0, len(cu), 3)], scale=scale,
+    )
+
+
+# ---------------------------------------------------------------- scenario
+def _ids(inst: TwoEInstance) -> list[str]:
+    return ["D0"] + [f"S{k + 1}" for k in range(len(inst.satellites))] + [f"C{i + 1}" for i in range(inst.n)]
+
+
+def write_matrix(inst: TwoEInstance, path: str | os.PathLike) -> None:
+    """Long-format ``from,to,distance_km`` with exact Euclidean distances (repr floats)."""
+    ids = _ids(inst)
+    with open(path, "w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh)
+        w.writerow(["from", "to", "distance_km"])
+        for a in ids:
+            for b in ids:
+                if a != b:
+                    w.writerow([a, b, repr(inst.dist(a, b))])
+
+
+def build_scenario(inst: TwoEInstance, matrix_path: str | os.PathLike, pins: dict[int, int] | None = None,
+                   cf_counts: list[int] | None = None):
+    """The in-memory scenario of ``inst``; writes its distance matrix to ``matrix_path``.
+
+    ``pins`` (customer → satellite, 1-based) pins pickup points to forward warehouses and
+    ``cf_counts`` overrides the number of city freighters per satellite (the total-fleet repair).
+    """
+    from fulfil.scenario.schema import (
+        CentralWarehouse, Compartment, Demand, ForwardWarehouse, MatrixFile, PickupPoint, Policies,
+        Product, Scenario, VehicleType, Window,
+    )
+
+    write_matrix(inst, matrix_path)
+    pts = [inst.depot, *inst.satellites, *((c[0], c[1]) for c in inst.customers)]
+    xs, ys = [p[0] for p in pts], [p[1] for p in pts]
+    x0, y0 = min(xs), min(ys)
+    span = max(max(xs) - x0, max(ys) - y0, 1e-9)
+
+    def ll(x: float, y: float) -> tuple[float, float]:  # dummy box lon 100..110, lat 20..30
+        return 100.0 + 10.0 * (x - x0) / span, 20.0 + 10.0 * (y - y0) / span
+
+    maxd = max(math.hypot(a[0] - b[0], a[1] - b[1]) for a in pts for b in pts) / inst.scale
+    # slowest hourly factor is 0.5: the longest conceivable tour takes at most ~5 hours
+    kmh = max(60.0, (len(pts) + 2) * max(maxd, 1e-6) / 2.5)
+    shift = Window(open="00:00", close="47:59")
+    cap_t = max(1, int(round(inst.truck_cap)))
+    cap_c = max(1, int(round(inst.cf_cap)))
+    vts = [VehicleType(id="TRUCK", tier="trunk", home="D0", count=inst.trucks,
+                       compartments=[Compartment(zone="ambient", crates=cap_t, kg=float(cap_t))],
+                       refrigerated=False, fixed_cost=inst.truck_fixed, cost_per_km=inst.truck_cost, shift=shift)]
+    per_sat = min(inst.cf_per_sat, inst.cf_total) if inst.cf_total > 0 else inst.cf_per_sat
+    for k in range(len(inst.satellites)):
+        vts.append(VehicleType(id=f"CF_S{k + 1}", tier="last_mile", home=f"S{k + 1}",
+                               count=per_sat if cf_counts is None else cf_counts[k],
+                               compartments=[Compartment(zone="ambient", crates=cap_c, kg=float(cap_c))],
+                               refrigerated=False, fixed_cost=inst.cf_fixed, cost_per_km=inst.cf_cost,
+                               shift=shift))
+    lx, ly = ll(*inst.depot)
+    return Scenario(
+        format_version=1, name=re.sub(r"[^A-Za-z0-9_.\-]", "_", inst.name),
+        description=f"2E-CVRP instance {inst.name} (fulfil bench)",
+        products=[Product(id="P", zone="ambient", units_per_crate=1.0, kg_per_unit=1.0)],
+        central_warehouses=[CentralWarehouse(id="D0", lon=lx, lat=ly)],
+        forward_warehouses=[ForwardWarehouse(id=f"S{k + 1}", lon=ll(*s)[0], lat=ll(*s)[1], central="D0")
+                            for k, s in enumerate(inst.satellites)],
+        pickup_points=[PickupPoint(id=f"C{i + 1}", lon=ll(c[0], c[1])[0], lat=ll(c[0], c[1])[1],
+                                   kind="leader_shop", window=Window(open="00:00", close="47:59"),
+                                   forward_warehouse=None if not pins or (i + 1) not in pins
+                                   else f"S{pins[i + 1]}")
+                       for i, c in enumerate(inst.customers)],
+        vehicle_types=vts,
+        demand=[Demand(pickup_point=f"C{i + 1}", orders=1 if c[2] > 0 else 0, items={"P": int(round(c[2]))})
+                for i, c in enumerate(inst.customers)],
+        policies=Policies(
+            trunk_receiving=Window(open="00:00", close="10:00"), trunk_departure=0.0, last_mile_dispatch=600.0,
+            promise_minutes=2880.0, service_fixed_min=0.0, service_per_crate_min=0.0,
+            trunk_unload_fixed_min=0.0, trunk_unload_per_crate_min=0.0, cold_chain_model=False,
+            customer_pickup_end=2879.0,
+        ),
+        matrix=MatrixFile(path=str(matrix_path), free_flow_kmh=kmh),
+    )
+
+
+# ------------------------------------------------------------------- solve
+@dataclass
+class Result2E:
+    instance: str
+    feasible: bool
+    cost: float | None
+    trunk_cost: float
+    lm_cost: float
+    trunk_routes: list[list[tuple[int, int]]]  # per truck: (satellite 1-based, quantity)
+    lm_routes: list[tuple[int, list[int]]]  # (satellite 1-based, customers 1-based)
+    violations: list[str] = field(default_factory=list)
+    checker_violations: int = 0
+    unserved_units: int = 0
+    seconds: float = 0.0
+    status: str = ""
+
+    @property
+    def routes(self) -> int:
+        return len(self.trunk_routes) + len(self.lm_routes)
+
+
+def verify_2e(inst: TwoEInstance, trunk: list[list[tuple[int, int]]], lm: list[tuple[int, list[int]]]
+              ) -> tuple[list[str], float, float]:
+    """2E-CVRP rules from the instance alone; returns (violations, trunk cost, last-mile cost)."""
+    bad: list[str] = []
+    ns = len(inst.satellites)
+    seen: dict[int, int] = {}
+    out_of_sat = [0.0] * (ns + 1)
+    lm_cost = 0.0
+    per_sat = [0] * (ns + 1)
+    for r, (s, custs) in enumerate(lm):
+        if not 1 <= s <= ns:
+            bad.append(f"last-mile route {r + 1}: unknown satellite {s}")
+            continue
+        per_sat[s] += 1
+        load = 0.0
+        prev = f"S{s}"
+        for c in custs:
+            if not 1 <= c <= inst.n:
+                bad.append(f"last-mile route {r + 1}: unknown customer {c}")
+                continue
+            if c in seen:
+                bad.append(f"customer {c} served twice")
+            seen[c] = r
+            load += inst.customers[c - 1][2]
+            lm_cost += inst.cf_cost * inst.dist(prev, f"C{c}")
+            prev = f"C{c}"
+        lm_cost += inst.cf_cost * inst.dist(prev, f"S{s}") + (inst.cf_fixed if custs else 0.0)
+        out_of_sat[s] += load
+        if load > inst.cf_cap + 1e-9:
+            bad.append(f"last-mile route {r + 1}: load {load:g} > city-freighter capacity {inst.cf_cap:g}")
+    missing = [c for c in range(1, inst.n + 1) if c not in seen and inst.customers[c - 1][2] > 0]
+    if missing:
+        bad.append(f"{len(missing)} customer(s) not served, e.g. {missing[0]}")
+    for s in range(1, ns + 1):
+        if per_sat[s] > inst.cf_per_sat:
+            bad.append(f"satellite {s}: {per_sat[s]} city freighters > {inst.cf_per_sat} allowed per satellite")
+    if inst.cf_total > 0 and len(lm) > inst.cf_total:
+        bad.append(f"{len(lm)} city freighters > {inst.cf_total} in total (the pipeline cannot limit the total)")
+    into_sat = [0.0] * (ns + 1)
+    trunk_cost = 0.0
+    for r, stops in enumerate(trunk):
+        load = 0.0
+        prev = "D0"
+        for s, q in stops:
+            if not 1 <= s <= ns:
+                bad.append(f"trunk route {r + 1}: unknown satellite {s}")
+                continue
+            into_sat[s] += q
+            load += q
+            trunk_cost += inst.truck_cost * inst.dist(prev, f"S{s}")
+            prev = f"S{s}"
+        trunk_cost += inst.truck_cost * inst.dist(prev, "D0") + (inst.truck_fixed if stops else 0.0)
+        if load > inst.truck_cap + 1e-9:
+            bad.append(f"trunk route {r + 1}: load {load:g} > truck capacity {inst.truck_cap:g}")
+    if len(trunk) > inst.trucks:
+        bad.append(f"{len(trunk)} trucks > {inst.trucks} available")
+    for s in range(1, ns + 1):
+        if abs(into_sat[s] - out_of_sat[s]) > 1e-6:
+            bad.append(f"satellite {s}: trucks bring {into_sat[s]:g} but city freighters take {out_of_sat[s]:g}")
+    return bad, trunk_cost, lm_cost
+
+
+def _repair_total(inst: TwoEInstance, lm: list[tuple[int, list[int]]]) -> tuple[dict[int, int], list[int]] | None:
+    """Pins and per-satellite counts that fit the global city-freighter total, or None.
+
+    Moves the customers of the satellite whose last vehicle is least full to satellites with
+    spare room in the vehicles they need anyway (cheapest distance change first), until the
+    sum of ``ceil(load / capacity)`` is within the total.
+    """
+    ns, cap = len(inst.satellites), inst.cf_cap
+    assign = {c: s for s, custs in lm for c in custs}
+    dem = {c: inst.customers[c - 1][2] for c in assign}
+
+    def loads() -> list[float]:
+        out = [0.0] * (ns + 1)
+        for c, s in assign.items():
+            out[s] += dem[c]
+        return out
+
+    def need(x: float) -> int:
+        return int(math.ceil(x / cap - 1e-9))
+
+    for _ in range(ns * 4):
+        ld = loads()
+        nd = [need(x) for x in ld]
+        if sum(nd[1:]) <= inst.cf_total:
+            break
+        moved = False
+        for s in sorted((s for s in range(1, ns + 1) if nd[s] > 0), key=lambda s: ld[s] - cap * (nd[s] - 1)):
+            excess = ld[s] - cap * (nd[s] - 1)
+            spare = {t: cap * nd[t] - ld[t] for t in range(1, ns + 1) if t != s}
+            trial = dict(assign)
+            custs = sorted((c for c, a in assign.items() if a == s),
+                           key=lambda c: min((inst.dist(f"C{c}", f"S{t}") - inst.dist(f"C{c}", f"S{s}")
+                                              for t in spare), default=math.inf))
+            for c in custs:
+                if excess <= 1e-9:
+                    break
+                ts = sorted((t for t in spare if spare[t] >= dem[c] - 1e-9),
+                            key=lambda t: inst.dist(f"C{c}", f"S{t}"))
+                if ts:
+                    trial[c] = ts[0]
+                    spare[ts[0]] -= dem[c]
+                    excess -= dem[c]
+            if excess <= 1e-9:
+                assign = trial
+                moved = True
+                break
+        if not moved:
+            return None
+    ld = loads()
+    nd = [need(x) for x in ld]
+    if sum(nd[1:]) > inst.cf_total:
+        return None
+    counts = [min(max(nd[s], 0), inst.cf_per_sat) for s in range(1, ns + 1)]
+    slack = inst.cf_total - sum(counts)
+    for s in sorted(range(1, ns + 1), key=lambda s: -(ld[s] / max(nd[s], 1))):  # fullest fleets get the slack
+        while slack > 0 and counts[s - 1] < inst.cf_per_sat and ld[s] > 0:
+            counts[s - 1] += 1
+            slack -= 1
+            break
+    return assign, counts
+
+
+def solve_2e(inst: TwoEInstance, time_limit_s: float, seed: int = 0, solution_limit: int | None = None,
+             workdir: str | None = None) -> tuple[Result2E, dict]:
+    """Plan ``inst`` with ``plan_night`` and re-check it; returns (result, plan).
+
+    When the plan uses more city freighters than the file's global total (which the
+    pipeline cannot express), the customers are re-balanced among satellites
+    (:func:`_repair_total`), pinned, the per-satellite fleets set to fit the total, and
+    the night is planned again; the better valid result is kept.
+    """
+    t0 = time.perf_counter()
+    res, plan = _solve_once(inst, time_limit_s, seed, solution_limit, workdir)
+    if (not res.feasible and inst.cf_total > 0 and len(res.lm_routes) > inst.cf_total
+            and not res.unserved_units):
+        rep = _repair_total(inst, res.lm_routes)
+        if rep is not None:
+            res2, plan2 = _solve_once(inst, time_limit_s, seed, solution_limit, workdir, *rep)
+            res2.status = (res2.status + " total-fleet repair").strip()
+            if res2.feasible:
+                res, plan = res2, plan2
+            else:
+                res.violations.append("total-fleet repair failed: " + "; ".join(res2.violations[:2]))
+    res.seconds = time.perf_counter() - t0
+    return res, plan
+
+
+def _solve_once(inst: TwoEInstance, time_limit_s: float, seed: int, solution_limit: int | None,
+                workdir: str | None, pins: dict[int, int] | None = None, counts: list[int] | None = None
+                ) -> tuple[Result2E, dict]:
+    from fulfil.checker import check_plan
+    from fulfil.pipeline import PlanParams, plan_night
+
+    t0 = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="fulfil2e_", dir=workdir) as tmp:
+        scen = build_scenario(inst, Path(tmp) / "matrix.csv", pins, counts)
+        plan = plan_night(scen, PlanParams(time_limit_s=time_limit_s, solution_limit=solution_limit, seed=seed,
+                                           workers=1))
+        viol = check_plan(scen, plan)
+    seconds = time.perf_counter() - t0
+    trunk: list[list[tuple[int, int]]] = []
+    lm: list[tuple[int, list[int]]] = []
+    for r in plan.get("routes", []):
+        if r["tier"] == "trunk":
+            trunk.append([(int(st["location"][1:]),
+                           int(sum(int(z["crates"]) for z in st["delivered"].values()))) for st in r["stops"]])
+        else:
+            lm.append((int(r["depot"][1:]), [int(st["location"][1:]) for st in r["stops"]]))
+    bad, tc, lc = verify_2e(inst, trunk, lm)
+    unserved = int(sum(int(u.get("units", 0)) for u in plan.get("unserved", [])))
+    if unserved:
+        bad.insert(0, f"{unserved} units unserved by the plan")
+    if viol:
+        bad.insert(0, f"check_plan: {len(viol)} violation(s), first: {viol[0].message}")
+    # cross-check with the plan's own distances (scale-free: the matrix is already in literature units)
+    plan_km = sum(float(r["distance_km"]) for r in plan.get("routes", []))
+    if inst.truck_cost == inst.cf_cost == 1 and abs(plan_km - (tc + lc - _fixed(inst, trunk, lm))) > 0.01 * max(
+            1, len(plan.get("routes", []))):
+        bad.append(f"plan distance {plan_km:.3f} differs from the recomputed {tc + lc:.3f}")
+    res = Result2E(instance=inst.name, feasible=not bad, cost=tc + lc, trunk_cost=tc, lm_cost=lc,
+                   trunk_routes=trunk, lm_routes=lm, violations=bad, checker_violations=len(viol),
+                   unserved_units=unserved, seconds=seconds, status=str(plan.get("status", "")))
+    return res, plan
+
+
+def _fixed(inst: TwoEInstance, trunk: list, lm: list) -> float:
+    return inst.truck_fixed * sum(1 for r in trunk if r) + inst.cf_fixed * sum(1 for _, c in lm if c)
+
+
+def write_2e_solution(path: str | os.PathLike, res: Result2E) -> None:
+    """VRPLIB-like: trunk routes (satellite:quantity), then last-mile routes per satellite, then the cost."""
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    lines = []
+    for k, stops in enumerate(res.trunk_routes, start=1):
+        lines.append(f"Trunk #{k}: " + " ".join(f"S{s}:{q}" for s, q in stops))
+    for k, (s, custs) in enumerate(res.lm_routes, start=1):
+        lines.append(f"Route #{k} (S{s}): " + " ".join(str(c) for c in custs))
+    lines.append(f"Cost {res.cost:.4f}")
+    p.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+# ------------------------------------------------------------------- bench
+def is_2e_folder(folder: Path) -> bool:
+    return any(folder.glob("*.dat"))
+
+
+def load_2e_bks(folder: Path) -> dict[str, float]:
+    """``{instance: bks}`` from ``bks.csv`` in the folder or its parent (empty values skipped)."""
+    for cand in (folder / "bks.csv", folder.parent / "bks.csv"):
+        if cand.is_file():
+            out = {}
+            with cand.open(newline="", encoding="utf-8") as fh:
+                for row in csv.DictReader(fh):
+                    v = (row.get("bks") or row.get("distance") or "").strip()
+                    if v:
+                        try:
+                            out[row["instance"].strip()] = float(v)
+                        except ValueError:
+                            pass
+            return out
+    return {}
+
+
+def _family(name: str) -> str:
+    m = re.search(r"(E-n\d+|Instance\d+)", name)
+    return m.group(1) if m else "other"
+
+
+def run_2e_task(args: tuple[str, str, float, int, str]) -> dict:
+    """One instance in a worker: solve, verify, write the .sol; returns its results row (no gap yet)."""
+    name, path, limit, seed, out = args
+    row = {"instance": name, "solver": "ours", "convention": "2e_distance"}
+    t0 = time.perf_counter()
+    try:
+        inst = read_2e(path)
+        res, _ = solve_2e(inst, limit, seed)
+    except Exception as exc:
+        row.update(feasible=False, routes=0, cost=None, seconds=time.perf_counter() - t0,
+                   status=f"error: {type(exc).__name__}: {exc}"[:300], violations="")
+        return row
+    write_2e_solution(Path(out) / "ours" / f"{name}.sol", res)
+    v = res.violations
+    row.update(feasible=res.feasible, routes=res.routes, cost=res.cost, seconds=res.seconds,
+               reported_cost=None, status=res.status,
+               violations="; ".join(v[:3]) + (f"; ... {len(v) - 3} more" if len(v) > 3 else ""),
+               trunk_routes=len(res.trunk_routes), lm_routes=len(res.lm_routes),
+               trunk_cost=res.trunk_cost, lm_cost=res.lm_cost, checker_violations=res.checker_violations,
+               cf_total_ok=(inst.cf_total <= 0 or len(res.lm_routes) <= inst.cf_total))
+    return row
+
+
+EXTRA_COLUMNS = ["trunk_routes", "lm_routes", "trunk_cost", "lm_cost", "checker_violations", "cf_total_ok"]
+
+
+def cmd_bench_2e(args, folder: Path) -> int:
+    """``fulfil bench <folder of 2E .dat files>``: same results.csv columns (+ 2E extras)."""
+    from fulfil.bench import command as C
+
+    if args.vs:
+        print("note: --vs peers are not available for the 2E-CVRP; running ours only")
+    files = {f.stem: f for f in sorted(folder.glob("*.dat"))}
+    bset = C.BenchSet(folder, "2e", files)
+    names = C.select_instances(bset, args.instances)
+    for n in names:
+        try:
+            read_2e(files[n])
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
+    bks = load_2e_bks(folder)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    workers = max(1, min(args.workers or os.cpu_count() or 1, len(names)))
+    print(f"bench {folder.name} (2E-CVRP through plan_night): {len(names)} instance(s), {args.time_limit:g} s each, "
+          f"{workers} worker(s); objective: exact Euclidean distance (Set 4: /100); "
+          f"bks: {'bks.csv' if bks else 'none found (no gaps)'}")
+    cols = C.RESULT_COLUMNS + [c for c in EXTRA_COLUMNS if c not in C.RESULT_COLUMNS]
+    rows: list[dict] = []
+
+    def write() -> None:
+        tmp = out / "results.csv.tmp"
+        with tmp.open("w", newline="", encoding="utf-8") as fh:
+            w = csv.writer(fh)
+            w.writerow(cols)
+            for r in C._sorted(rows, names, ["ours"]):
+                w.writerow([C._fmt_csv(r.get(k), k) for k in cols])
+        tmp.replace(out / "results.csv")
+
+    def done(row: dict) -> None:
+        row["family"] = _family(row["instance"])
+        b = bks.get(row["instance"])
+        row["bks"], row["bks_routes"] = b, None
+        row["gap_pct"] = (100.0 * (row["cost"] - b) / b if b and row.get("feasible") and row.get("cost") is not None
+                          else None)
+        rows.append(row)
+        C._progress(row, len(rows), len(names))
+        write()
+
+    tasks = [(n, str(files[n]), float(args.time_limit), int(args.seed), str(out)) for n in names]
+    if workers == 1:
+        for t in tasks:
+            done(run_2e_task(t))
+    else:
+        import multiprocessing as mp
+        from concurrent.futures import ProcessPoolExecutor, as_completed
+
+        with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn")) as pool:
+            futs = {pool.submit(run_2e_task, t): t for t in tasks}
+            for fut in as_completed(futs):
+                try:
+                    row = fut.result()
+                except Exception as exc:
+                    t = futs[fut]
+                    row = {"instance": t[0], "solver": "ours", "feasible": False, "routes": 0, "cost": None,
+                           "seconds": 0.0, "status": f"error: {type(exc).__name__}: {exc}"[:300]}
+                done(row)
+    rows = C._sorted(rows, names, ["ours"])
+    write()
+    text = C.results_table(rows) + "\n\n" + C.summarize(rows, ["ours"], "2e", "distance")
+    (out / "summary.txt").write_text(text + "\n", encoding="utf-8")
+    print(text)
+    print(f"\nWrote {out / 'results.csv'}, {out / 'summary.txt'} and the solutions in {out / 'ours'}")
+    bad = [r["instance"] for r in rows if not r["feasible"]]
+    if bad:
+        print(f"\nours: {len(bad)} solution(s) failed the check or were not found: {', '.join(bad)}")
+        return 4
+    return 0

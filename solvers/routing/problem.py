@@ -360,7 +360,17 @@ class RoutingSolution:
     solver_status : str
         Raw OR-Tools routing status name (``"ROUTING_SUCCESS"``,
         ``"ROUTING_PARTIAL_SUCCESS_LOCAL_OPTIMUM_NOT_REACHED"``, ...), or
-        ``"NOT_RUN"`` when the search was skipped.
+        ``"NOT_RUN"`` when the search was skipped; ``"PYVRP_FEASIBLE"`` when
+        the plan comes from PyVRP.
+    engine : str, default "ortools"
+        Engine whose plan was kept: ``"ortools"`` or ``"pyvrp"``.
+    stats : dict
+        Per-engine bookkeeping of :func:`solvers.routing.solve_routing`:
+        ``engines_run``, ``<engine>_objective`` (verified objective, or
+        ``None``), ``pyvrp_iterations``, ``pyvrp_skipped`` (reason PyVRP did
+        not run), ``discarded`` (number of engine results rejected by
+        :func:`solvers.routing.check.check_routes`), ``violations`` (messages
+        of the rejected results), ``parallel`` (PyVRP ran in a child process).
     """
 
     routes: list[np.ndarray]
@@ -372,6 +382,8 @@ class RoutingSolution:
     wall_s: float
     end_s: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     solver_status: str = "NOT_RUN"
+    engine: str = "ortools"
+    stats: dict = field(default_factory=dict)
 
     @property
     def start_times_s(self) -> list[np.ndarray]:

@@ -1,4 +1,15 @@
-"""Entry point: solve one :class:`RoutingProblem` with OR-Tools.
+"""Entry point: solve one :class:`RoutingProblem` with OR-Tools (and PyVRP).
+
+Engines
+-------
+``RoutingParams.engine`` selects OR-Tools, PyVRP
+(:mod:`solvers.routing.pyvrp_engine`, only when it can express the problem
+in full) or ``"auto"`` (default): both, PyVRP in a child process while
+OR-Tools runs here, the better plan kept. Every plan, from either engine, is
+re-checked against the problem arrays by
+:func:`solvers.routing.check.check_routes` (windows, deadlines, shifts,
+capacity per dimension, allowed vehicles, objective recomputed); a plan that
+fails is discarded and counted in ``RoutingSolution.stats["discarded"]``.
 
 :func:`solve_routing` is a plain function of picklable inputs returning a
 picklable :class:`RoutingSolution`; all OR-Tools objects are created and
@@ -36,16 +47,18 @@ and diverge later in the local search.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from ortools.constraint_solver import pywrapcp, routing_enums_pb2
 
 from .model import build_model, compatible_vehicles, job_order
+from .check import check_routes
 from .problem import RoutingProblem, RoutingSolution
 
 __all__ = [
     "AUTO_FIRST_SOLUTION",
+    "ENGINES",
     "FIRST_SOLUTION_STRATEGIES",
     "METAHEURISTICS",
     "RoutingParams",
@@ -79,6 +92,12 @@ AUTO_FIRST_SOLUTION = "parallel_cheapest_insertion"
 # Wall-clock limit for OR-Tools' per-neighbour completion search; large on
 # purpose so that it never binds (see the module docstring).
 _LNS_TIME_LIMIT_S = 3600
+
+#: Valid ``RoutingParams.engine`` values.
+ENGINES: tuple[str, ...] = ("auto", "ortools", "pyvrp")
+
+#: Extra seconds granted to the PyVRP child beyond the wall budget before it is killed.
+_CHILD_GRACE_S = 5.0
 
 
 @dataclass
@@ -124,6 +143,21 @@ class RoutingParams:
         and start the local search from them when OR-Tools' own first
         solution costs more; the search then never returns anything worse
         than the naive dispatch.
+    engine : {"auto", "ortools", "pyvrp"}, default "auto"
+        ``"ortools"``: OR-Tools only (the historical behaviour).
+        ``"pyvrp"``: PyVRP only when it can express the problem in full
+        (:func:`solvers.routing.pyvrp_engine.expressible`), else OR-Tools.
+        ``"auto"``: both when PyVRP can express the problem, PyVRP in a child
+        process while OR-Tools runs in this one (same wall budget / same
+        deterministic budget), and the better *verified* plan is kept (ties
+        go to OR-Tools). On a single core, or inside a daemonic process that
+        cannot start children, the two run one after the other and a wall
+        budget is split in halves.
+    pyvrp_iterations : int or None, default None
+        Deterministic PyVRP budget (``pyvrp.stop.MaxIterations``); ``None``
+        means ``solution_limit``. PyVRP is deterministic for a given seed
+        and iteration budget, so ``engine="auto"`` stays deterministic under
+        ``time_limit_s=None``.
 
     Raises
     ------
@@ -141,6 +175,8 @@ class RoutingParams:
     failure_limit: int | None = None
     log_search: bool = False
     warm_start: bool = True
+    engine: str = "auto"
+    pyvrp_iterations: int | None = None
 
     def __post_init__(self) -> None:
         if self.time_limit_s is None and self.solution_limit is None:
@@ -194,6 +230,27 @@ class RoutingParams:
                 f"choose one of {', '.join(METAHEURISTICS)}"
             )
         self.metaheuristic = mh
+        eng = str(self.engine).lower()
+        if eng not in ENGINES:
+            raise ValueError(f"RoutingParams.engine {self.engine!r} is not valid; choose one of {', '.join(ENGINES)}")
+        self.engine = eng
+        if self.pyvrp_iterations is not None:
+            if (
+                isinstance(self.pyvrp_iterations, bool)
+                or int(self.pyvrp_iterations) != self.pyvrp_iterations
+                or int(self.pyvrp_iterations) < 1
+            ):
+                raise ValueError(
+                    f"RoutingParams.pyvrp_iterations must be an integer >= 1 or None, got {self.pyvrp_iterations!r}"
+                )
+            self.pyvrp_iterations = int(self.pyvrp_iterations)
+
+    @property
+    def effective_pyvrp_iterations(self) -> int | None:
+        """int or None: Deterministic PyVRP budget (``pyvrp_iterations``, else ``solution_limit``)."""
+        if self.pyvrp_iterations is not None:
+            return self.pyvrp_iterations
+        return self.solution_limit
 
     @property
     def effective_failure_limit(self) -> int | None:
@@ -347,8 +404,167 @@ def solve_routing(problem: RoutingProblem, params: RoutingParams | None = None) 
             solver_status="NOT_RUN",
         )
 
+    ok_pv, why = (False, "engine='ortools'") if params.engine == "ortools" else _pyvrp_expressible(p)
+    stats: dict = {"engines_run": [], "discarded": 0, "violations": [], "parallel": False}
+    if not ok_pv:
+        stats["pyvrp_skipped"] = why
+    run_ortools = not (params.engine == "pyvrp" and ok_pv)
+    run_pyvrp = ok_pv and params.engine in ("pyvrp", "auto")
+
+    ort_params, pv_wall_budget = params, params.time_limit_s
+    child = None
+    pv_result = None
+    if run_pyvrp and run_ortools:
+        child = _start_child(p, kept, params) if _can_fork_child() else None
+        if child is not None:
+            stats["parallel"] = True
+        elif params.time_limit_s is not None:
+            # One core (or no children allowed): one after the other, halving the wall budget.
+            half = params.time_limit_s / 2.0
+            ort_params = replace(params, time_limit_s=half)
+            pv_wall_budget = half
+    if run_pyvrp and child is None:
+        pv_result = _run_pyvrp(p, kept, params, pv_wall_budget)
+
+    ort_sol = None
+    if run_ortools:
+        stats["engines_run"].append("ortools")
+        ort_sol = _solve_ortools(p, ort_params, compat, kept, pre_penalty, t0)
+    if child is not None:
+        pv_result = _join_child(child, params)
+    if run_pyvrp:
+        stats["engines_run"].append("pyvrp")
+        stats["pyvrp_iterations"] = pv_result.iterations
+        stats["pyvrp_wall_s"] = round(pv_result.wall_s, 3)
+        if pv_result.error:
+            stats["pyvrp_error"] = pv_result.error
+
+    # ------------------------------------------------ verify, keep the better
+    best: RoutingSolution | None = None
+    if ort_sol is not None:
+        stats["ortools_objective"] = None
+        if ort_sol.status == "ok":
+            chk = check_routes(p, ort_sol.routes)
+            if chk.ok:
+                stats["ortools_objective"] = chk.objective
+                if chk.objective != ort_sol.objective:
+                    stats["ortools_reported_objective"] = ort_sol.objective
+                    ort_sol.objective = chk.objective
+                best = ort_sol
+            else:
+                stats["discarded"] += 1
+                stats["violations"] += ["ortools: " + m for m in chk.violations[:5]]
+    if run_pyvrp:
+        stats["pyvrp_objective"] = None
+        if pv_result.routes is not None:
+            chk = check_routes(p, pv_result.routes)
+            if chk.ok:
+                stats["pyvrp_objective"] = chk.objective
+                if best is None or chk.objective < best.objective:
+                    best = RoutingSolution(
+                        routes=[np.asarray(r, dtype=np.int64) for r in pv_result.routes],
+                        arrival_s=chk.arrival_s,
+                        dropped=chk.dropped,
+                        objective=chk.objective,
+                        status="ok",
+                        solutions_found=(ort_sol.solutions_found if ort_sol is not None
+                                         else int(pv_result.iterations)),
+                        wall_s=0.0,
+                        end_s=chk.end_s,
+                        solver_status="PYVRP_FEASIBLE",
+                        engine="pyvrp",
+                    )
+            else:
+                stats["discarded"] += 1
+                stats["violations"] += ["pyvrp: " + m for m in chk.violations[:5]]
+    if best is None:
+        if ort_sol is not None and ort_sol.status != "ok":
+            best = ort_sol
+        else:
+            best = _empty_solution(p, "no_solution", t0, ort_sol.solver_status if ort_sol is not None
+                                   else "NOT_RUN", ort_sol.solutions_found if ort_sol is not None else 0)
+    best.stats = stats
+    best.wall_s = time.perf_counter() - t0
+    return best
+
+
+# ---------------------------------------------------------------- engines
+def _pyvrp_expressible(p: RoutingProblem) -> tuple[bool, str]:
+    from .pyvrp_engine import expressible
+
+    return expressible(p)
+
+
+def _run_pyvrp(p: RoutingProblem, kept: np.ndarray, params: RoutingParams, wall_budget: float | None):
+    from .pyvrp_engine import solve_pyvrp
+
+    deadline = None if wall_budget is None else time.time() + wall_budget
+    return solve_pyvrp(p, kept, seed=params.seed, max_iterations=params.effective_pyvrp_iterations,
+                       deadline=deadline)
+
+
+def _can_fork_child() -> bool:
+    """A child process can be started and there is a second core for it."""
+    import multiprocessing as mp
+    import os
+
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        cores = os.cpu_count() or 1
+    return cores >= 2 and not mp.current_process().daemon
+
+
+def _start_child(p: RoutingProblem, kept: np.ndarray, params: RoutingParams):
+    """Start PyVRP in a child process; ``(process, connection)`` or ``None`` when that fails."""
+    import multiprocessing as mp
+    import sys
+    import threading
+
+    from .pyvrp_engine import child_main
+
+    # fork is cheap (no re-import); only safe without other Python threads.
+    method = "fork" if sys.platform == "linux" and threading.active_count() == 1 else "spawn"
+    try:
+        ctx = mp.get_context(method)
+        recv, send = ctx.Pipe(duplex=False)
+        deadline = None if params.time_limit_s is None else time.time() + params.time_limit_s
+        proc = ctx.Process(target=child_main, args=(send, p, kept, params.seed,
+                                                    params.effective_pyvrp_iterations, deadline), daemon=True)
+        proc.start()
+        send.close()
+        return proc, recv
+    except Exception:  # noqa: BLE001 - fall back to running in this process
+        return None
+
+
+def _join_child(child, params: RoutingParams):
+    from .pyvrp_engine import PyvrpResult
+
+    proc, recv = child
+    timeout = None if params.time_limit_s is None else params.time_limit_s + _CHILD_GRACE_S
+    try:
+        if recv.poll(timeout):
+            res = recv.recv()
+        else:
+            res = PyvrpResult(None, -1, 0, 0.0, error="PyVRP child did not answer in time")
+    except (EOFError, OSError) as exc:
+        res = PyvrpResult(None, -1, 0, 0.0, error=f"PyVRP child died: {exc!r}")
+    finally:
+        recv.close()
+        proc.join(timeout=1.0)
+        if proc.is_alive():
+            proc.kill()
+            proc.join()
+    return res
+
+
+def _solve_ortools(p: RoutingProblem, params: RoutingParams, compat: np.ndarray, kept: np.ndarray,
+                   pre_penalty: int, t0: float) -> RoutingSolution:
+    """The OR-Tools search on the servable jobs ``kept``."""
+    n_veh = p.n_vehicles
     order = job_order(kept, params.seed)
-    built = build_model(p, order, compat, transit)
+    built = build_model(p, order, compat, p.transit_time_s())
     routing, manager, time_dim = built.routing, built.manager, built.time_dim
 
     failure_limit = params.effective_failure_limit

@@ -347,13 +347,34 @@ def build_subproblem(
             if limit < BIG_TIME_S / 60.0:
                 deadline[a, i] = int(math.floor(start_s[a] + limit * 60))
     fixed, per_m, per_s = _cost_arrays(net, vehicles)
+    arrival_cost = (spoilage_cost_per_s(s, net, jobs) if tier == "last_mile" and pol.spoilage_in_objective
+                    else np.zeros(0))
     problem = RoutingProblem(
         dist_m=dist, travel_s=travel_s, site=site_id, service_fixed_s=fixed_s, service_var_s=var_s,
         tw_open_s=tw_open, tw_close_s=tw_close, demand=demand, capacity=capacity, allowed=allowed,
         deadline_s=deadline, start_s=start_s, end_max_s=end_s, fixed_cost=fixed, cost_per_m=per_m,
-        cost_per_s=per_s, penalty=penalty,
+        cost_per_s=per_s, penalty=penalty, arrival_cost_per_s=arrival_cost,
     )
     return Subproblem(key=key, jobs=jobs, vehicles=vehicles, problem=problem)
+
+
+def spoilage_cost_per_s(s: Scenario, net: Network, jobs: list[Job]) -> np.ndarray:
+    """Cost units per second of transit for each job: value × shelf life consumed per second
+    at the zone's set point (chilled 2 °C, frozen −20 °C; DOMAIN.md §2.2/§2.4)."""
+    from fulfil.coldchain import product_class
+    from solvers.thermal.quality import shelf_life_h
+
+    setpoint = {0: -20.0, 1: 2.0}
+    rate = {}
+    for k, pid in enumerate(net.product_ids):
+        z = int(net.product_zone[k])
+        if z in setpoint:
+            life_s = float(shelf_life_h(product_class(s, pid), setpoint[z])) * 3600.0
+            rate[k] = float(net.product_price[k]) / life_s * COST_SCALE
+    out = np.zeros(len(jobs) + 1)
+    for i, j in enumerate(jobs, start=1):
+        out[i] = sum(q * rate[k] for k, q in j.units.items() if k in rate)
+    return out
 
 
 def fleet(net: Network, travel: TravelModel, tier: int, depot: int) -> list[tuple[int, int]]:

@@ -258,6 +258,10 @@ class Policies(Record):
     customer_pickup_end: Clock = 1260.0
     #: Check every route with the thermal model and repair routes it rejects.
     cold_chain_model: bool = True
+    #: Add expected spoilage to the routing objective: each minute a stop's chilled or frozen
+    #: goods ride costs their value × the share of shelf life a minute at the compartment's
+    #: set point consumes (Q10 model), so routes reach the most perishable, valuable goods first.
+    spoilage_in_objective: bool = False
     #: Objective: cost of leaving one crate undelivered (keeps dropping a last resort).
     unserved_penalty_per_crate: NonNeg = 2000.0
     #: Road distance = straight-line × factor, by straight-line distance band.

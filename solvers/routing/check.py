@@ -128,6 +128,9 @@ def check_routes(problem: RoutingProblem, routes) -> RouteCheck:
         arcs = p.dist_m[nodes[:-1], nodes[1:]].astype(np.float64) * float(p.cost_per_m[v])
         objective += int(p.fixed_cost[v]) + int(_round_half_up(arcs).sum())
         objective += int(span[v]) * (t - int(p.start_s[v]))
+        if p.arrival_cost_per_s.size:
+            coef = np.round(p.arrival_cost_per_s[r]).astype(np.int64)
+            objective += int((coef * np.maximum(arr - int(p.start_s.min()), 0)).sum())
     twice = np.flatnonzero(count > 1)
     if twice.size:
         fail(f"job(s) served more than once: {twice.tolist()[:10]}")

@@ -239,6 +239,12 @@ def build_model(
     time_cb = routing.RegisterTransitMatrix(transit[sub].astype(np.int64).tolist())
     routing.AddDimension(time_cb, horizon, horizon, False, TIME_DIMENSION)
     time_dim = routing.GetDimensionOrDie(TIME_DIMENSION)
+    if p.arrival_cost_per_s.size:  # cost per second served after the earliest start (e.g. spoilage)
+        ub = int(p.start_s.min())
+        for k in range(1, len(order)):
+            coef = int(round(float(p.arrival_cost_per_s[int(order[k])])))
+            if coef > 0:
+                time_dim.SetCumulVarSoftUpperBound(manager.NodeToIndex(k), ub, coef)
     span_coef = round_half_up(p.cost_per_s)
     for v in range(n_veh):
         time_dim.CumulVar(routing.Start(v)).SetValue(int(p.start_s[v]))

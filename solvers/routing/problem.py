@@ -145,6 +145,9 @@ class RoutingProblem:
     cost_per_m: np.ndarray
     cost_per_s: np.ndarray
     penalty: np.ndarray
+    #: Optional float64[N+1]: cost units per second a job is served after the earliest vehicle
+    #: start (e.g. the expected spoilage of its goods per second in transit); empty = none.
+    arrival_cost_per_s: np.ndarray = field(default_factory=lambda: np.zeros(0))
 
     def __post_init__(self) -> None:
         for f in fields(self):
@@ -201,6 +204,9 @@ class RoutingProblem:
             window opening after its closing, ...). Only the first problem
             found is reported.
         """
+        a = self.arrival_cost_per_s
+        if a.size and (a.shape != (self.n_nodes,) or not np.all(np.isfinite(a)) or np.any(a < 0)):
+            raise ValueError("arrival_cost_per_s must be empty or finite, non-negative, of shape (N+1,)")
         # dtypes and dimensionality first, so later checks can rely on them.
         for name, (kind, ndim) in _ARRAY_SPECS.items():
             arr = getattr(self, name)

@@ -129,6 +129,8 @@ def expressible(problem: RoutingProblem) -> tuple[bool, str]:
     """
     if not available():
         return False, "pyvrp is not installed"
+    if problem.arrival_cost_per_s.size and problem.arrival_cost_per_s.any():
+        return False, "costs per second of arrival (spoilage in the objective)"
     reason = _analyse(problem)[0]
     return (reason is None), (reason or "")
 

@@ -117,3 +117,28 @@ def test_movable_partitions_plan_checks_and_reports_the_split(small_city):
                  if v.movable_total else v) for k, v in vts.items()}
     squeezed = movable.model_copy(update={"vehicle_types": list(tight.values())})
     assert "over_capacity" in {v.cause for v in check_plan(squeezed, bad)}
+
+
+def test_spoilage_in_objective_brings_perishable_value_forward(small_city):
+    """With expected spoilage in the objective, the value-weighted minutes chilled and frozen goods ride before
+    hand-over fall (the most perishable, valuable stops are served earlier) and the plan still passes the checker."""
+    s = load_scenario(small_city)
+    price = {p.id: p.price for p in s.products}
+    zone = {p.id: p.zone for p in s.products}
+
+    def weighted_minutes(plan):
+        w = m = 0.0
+        for r in plan["routes"]:
+            for st in r["stops"] if r["tier"] == "last_mile" else []:
+                v = sum(q * price[k] for k, q in st["products"].items() if zone[k] != "ambient")
+                w += v
+                m += v * st["minutes_since_cold_room"]
+        return m / w
+
+    out = {}
+    for flag in (False, True):
+        s2 = s.model_copy(update={"policies": s.policies.model_copy(update={"spoilage_in_objective": flag})})
+        plan = plan_night(s2, PlanParams(time_limit_s=None, solution_limit=60, seed=0, workers=1))
+        assert check_plan(s2, plan) == []
+        out[flag] = weighted_minutes(plan)
+    assert out[True] < out[False]

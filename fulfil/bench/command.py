@@ -398,6 +398,11 @@ def cmd_bench(args) -> int:
 
     if is_2e_folder(folder):  # 2E-CVRP .dat files: solved through the two-tier pipeline
         return cmd_bench_2e(args, folder)
+    from fulfil.bench.location import cmd_bench_location, is_location_folder
+
+    kind = is_location_folder(folder)
+    if kind is not None:  # OR-Library CFLP / p-median: the facility-location engine
+        return cmd_bench_location(args, folder, kind)
     bset = detect_set(folder)
     names = select_instances(bset, args.instances)
 

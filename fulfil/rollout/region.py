@@ -480,16 +480,7 @@ class Region:
 # --------------------------------------------------------------------------- messages
 
 
-def _dotted(loc: tuple) -> str:
-    parts: list[str] = []
-    for item in loc:
-        if item == "[key]":
-            continue
-        if isinstance(item, int):
-            parts.append(f"[{item}]")
-        else:
-            parts.append(("." if parts else "") + str(item))
-    return "".join(parts)
+from fulfil.scenario.load import _dotted  # noqa: E402 - one field-path format for every loader
 
 
 def _record_type(tp: Any) -> type[BaseModel] | None:

@@ -480,19 +480,7 @@ class Region:
 # --------------------------------------------------------------------------- messages
 
 
-from fulfil.scenario.load import _dotted  # noqa: E402 - one field-path format for every loader
-
-
-def _record_type(tp: Any) -> type[BaseModel] | None:
-    from typing import get_args
-
-    if isinstance(tp, type) and issubclass(tp, BaseModel):
-        return tp
-    for arg in get_args(tp):
-        found = _record_type(arg)
-        if found is not None:
-            return found
-    return None
+from fulfil.scenario.load import _dotted, _record_type  # noqa: E402 - one field-path format for every loader
 
 
 def _fields_at(root: type[BaseModel], loc: tuple) -> list[str]:

@@ -26,6 +26,8 @@ from pathlib import Path
 
 import numpy as np
 
+from fulfil.scenario.schema import DEFAULT_HOURLY_FACTORS
+
 KM_PER_DEG_LAT = 111.195
 
 
@@ -233,7 +235,6 @@ def generate(cfg: GenerateConfig) -> dict[str, str]:
     for j, p in enumerate(PRODUCTS):
         crates[:, zidx[p[2]]] += items[:, j] / p[5]
     crates = np.ceil(crates - 1e-9)
-    kg = items @ np.array([p[4] for p in PRODUCTS])
 
     # --- positions → lon/lat
     def lonlat(xy: np.ndarray) -> tuple[float, float]:
@@ -341,12 +342,12 @@ def generate(cfg: GenerateConfig) -> dict[str, str]:
         "[[speed_profiles]]",
         'id = "light_truck"',
         "free_flow_kmh = 40.0",
-        "hourly_factors = " + _v([1.15] * 6 + [0.9] + [0.5] * 2 + [0.7] * 8 + [0.5] * 3 + [0.85] * 3 + [1.15]),
+        "hourly_factors = " + _v(list(DEFAULT_HOURLY_FACTORS)),
         "",
         "[[speed_profiles]]",
         'id = "trunk_night"',
         "free_flow_kmh = 50.0",
-        "hourly_factors = " + _v([1.15] * 6 + [0.9] + [0.5] * 2 + [0.7] * 8 + [0.5] * 3 + [0.85] * 3 + [1.15]),
+        "hourly_factors = " + _v(list(DEFAULT_HOURLY_FACTORS)),
         "",
     ]
     for p in PRODUCTS:

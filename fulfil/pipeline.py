@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from fulfil.errors import UsageError
-from fulfil.network import ZONE_INDEX, Z, Network, compile_network
+from fulfil.network import Z, Network, compile_network
 from fulfil.scenario.schema import ZONES
 from fulfil.units import BIG_TIME_S, COST_SCALE
 
@@ -449,8 +449,6 @@ def model_proxy_limits(s: Scenario, net: Network, f: int, jobs: list[Job],
                        vehicles: list[tuple[int, int]]) -> dict[tuple[int, int], float]:
     """Minutes out of the cold room each refrigerated type's frozen/chilled goods may ride,
     derived from the thermal model for this warehouse's stop pattern and tonight's weather."""
-    from fulfil.coldchain import compartment_params
-    from solvers.thermal.model import max_route_minutes
 
     out: dict[tuple[int, int], float] = {}
     hour = int(net.fw_dispatch[f] // 60) % 24

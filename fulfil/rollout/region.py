@@ -480,7 +480,7 @@ class Region:
 # --------------------------------------------------------------------------- messages
 
 
-from fulfil.scenario.load import _dotted, _record_type  # noqa: E402 - one field-path format for every loader
+from fulfil.scenario.load import _dotted, _record_type, describe_error  # noqa: E402 - one message format for every loader
 
 
 def _fields_at(root: type[BaseModel], loc: tuple) -> list[str]:
@@ -499,37 +499,8 @@ def _fields_at(root: type[BaseModel], loc: tuple) -> list[str]:
 
 
 def _message(err: dict, root: type[BaseModel], raw: Any = None) -> str:
-    kind = err.get("type", "")
-    msg = err.get("msg", "")
     loc = tuple(err.get("loc", ()))
-    if kind == "extra_forbidden":
-        close = difflib.get_close_matches(str(loc[-1]) if loc else "", _fields_at(root, loc), n=1, cutoff=0.6)
-        if close:
-            return f"unknown field (did you mean '{close[0]}'?)"
-        return "unknown field (check the spelling; see scenarios/rollout_region/README.md)"
-    if kind == "missing":
-        return "required field is missing"
-    if msg.startswith("Value error, "):
-        return msg[len("Value error, "):]
-    if kind in ("model_type", "model_attributes_type"):
-        msg = "expected a table/mapping of fields"
-    elif kind == "string_pattern_mismatch":
-        msg = "ids may only use letters, digits, '_', '.' and '-'"
-    if loc and loc[-1] == "[key]":
-        msg = "invalid key: " + msg
-    value = err.get("input")
-    if isinstance(value, (str, int, float, bool)) or value is None:
-        text = repr(value)
-        msg += f" (got {text[:40] + '…' if len(text) > 40 else text})"
-    if loc and loc[-1] == "lat" and kind in ("less_than_equal", "greater_than_equal"):
-        msg += "; latitude must be within -90..90"
-        try:
-            lon = float(raw.get("lon")) if isinstance(raw, dict) else None
-        except (TypeError, ValueError):
-            lon = None
-        if lon is not None and -90 <= lon <= 90:
-            msg += " — lon and lat look swapped; exchange them"
-    return msg
+    return describe_error(err, _fields_at(root, loc), "scenarios/rollout_region/README.md", raw)
 
 
 def _csv_rows(rows: list[dict[str, str]]) -> list[dict[str, Any]]:

@@ -311,22 +311,21 @@ def _got(value: Any) -> str:
     return f" (got a {type(value).__name__})"
 
 
-def _message(err: dict, fname: str, data: dict) -> str:
+def describe_error(err: dict, field_names: list[str], readme: str, record: Any = None) -> str:
+    """One pydantic error as a sentence for people (shared by every loader of the project).
+
+    ``field_names`` are the fields allowed where the error sits (for "did you mean"),
+    ``readme`` the format document to point at, ``record`` the raw record holding the
+    field (to spot swapped lon/lat).
+    """
     kind = err.get("type", "")
     msg = err.get("msg", "")
     loc = tuple(err.get("loc", ()))
     if kind == "extra_forbidden":
-        name = str(loc[-1]) if loc else ""
-        top = set(Scenario.model_fields) | set(CSV_TABLES)
-        if len(loc) > 1 and name in top and fname.lower().endswith(".toml"):
-            return (
-                f"unknown field; '{name}' is a top-level key: in TOML it must come before the first"
-                " [section] header, or it belongs to that section"
-            )
-        close = difflib.get_close_matches(name, _fields_at(loc), n=1, cutoff=0.6)
+        close = difflib.get_close_matches(str(loc[-1]) if loc else "", field_names, n=1, cutoff=0.6)
         if close:
             return f"unknown field (did you mean '{close[0]}'?)"
-        return "unknown field (check the spelling; see scenarios/README.md)"
+        return f"unknown field (check the spelling; see {readme})"
     if kind == "missing":
         return "required field is missing"
     if msg.startswith("Value error, "):
@@ -340,13 +339,25 @@ def _message(err: dict, fname: str, data: dict) -> str:
     msg += _got(err.get("input"))
     if loc and loc[-1] == "lat" and kind in ("less_than_equal", "greater_than_equal"):
         msg += "; latitude must be within -90..90"
-        record = _raw_at(data, loc[:-1])
         lon = _number(record.get("lon")) if isinstance(record, dict) else None
         if lon is not None and -90 <= lon <= 90:
             msg += " — lon and lat look swapped; exchange them"
     elif loc and loc[-1] == "lon" and kind in ("less_than_equal", "greater_than_equal"):
         msg += "; longitude must be within -180..180"
     return msg
+
+
+def _message(err: dict, fname: str, data: dict) -> str:
+    loc = tuple(err.get("loc", ()))
+    if err.get("type") == "extra_forbidden":
+        name = str(loc[-1]) if loc else ""
+        top = set(Scenario.model_fields) | set(CSV_TABLES)
+        if len(loc) > 1 and name in top and fname.lower().endswith(".toml"):
+            return (
+                f"unknown field; '{name}' is a top-level key: in TOML it must come before the first"
+                " [section] header, or it belongs to that section"
+            )
+    return describe_error(err, _fields_at(loc), "scenarios/README.md", _raw_at(data, loc[:-1]))
 
 
 # --------------------------------------------------------------------------- cross-check on what is valid

@@ -326,7 +326,6 @@ def _cflp_local_search(v, s, d, fix, t_end, clock, evaluate, incumbent, n_swap=8
     Candidates to open are ranked by their Lagrangian value ``v`` (cheapest first);
     swaps try the ``n_swap`` best closed candidates. Returns the number of improvements.
     """
-    m = v.size
     D = float(d.sum())
     improvements = 0
     while clock.elapsed() < t_end:

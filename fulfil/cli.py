@@ -212,12 +212,17 @@ def build_parser() -> argparse.ArgumentParser:
 
     from fulfil.bench.command import cmd_bench  # light module: heavy imports happen inside cmd_bench
 
-    sb = sub.add_parser("bench", help="run a standard VRP instance set; gap to best known, peers side by side")
+    sb = sub.add_parser("bench", help="run a standard instance set or scenario files; gap to best known, "
+                                      "peers side by side")
     sb.add_argument("set_dir", metavar="SET_DIR",
-                    help="folder of Solomon/Homberger .txt or VRPLIB .vrp files, or a folder name in the "
-                         "shared benchmark data (solomon, homberger_200, cvrp_x)")
+                    help="folder of Solomon/Homberger .txt, VRPLIB .vrp, 2E-CVRP .dat or OR-Library facility "
+                         "location files, or a folder name in the shared benchmark data (solomon, homberger_200, "
+                         "cvrp_x, 2e_vrp/Set2a, facility_location/cflp, ...); or a scenario file or folder of "
+                         "scenario files (plan KPIs, seconds per stage, peak memory; --vs re-solves each "
+                         "warehouse's last mile with the peers)")
     sb.add_argument("--instances", default=None, help="comma-separated instance names (default: all)")
-    sb.add_argument("--time-limit", type=float, required=True, help="wall-clock seconds per instance and solver")
+    sb.add_argument("--time-limit", type=float, required=True, help="wall-clock seconds per instance and solver "
+                                                                          "(scenario files: the plan's routing budget)")
     sb.add_argument("--seed", type=int, default=0)
     sb.add_argument("--workers", type=int, default=0, help="worker processes (0 = one per core)")
     sb.add_argument("--out", required=True, help="output folder: results.csv, summary.txt, <solver>/<instance>.sol")

@@ -602,6 +602,28 @@ def solve_all(subs: list[Subproblem], params: PlanParams, total_s: float | None,
     return out, False
 
 
+#: Share of the routing budget given to the last mile; the trunk gets the rest.
+LAST_MILE_SHARE = 0.85
+
+
+def last_mile_subproblems(s: Scenario, net: Network, travel: TravelModel, jobs_by_fw: dict) -> tuple[list[Subproblem], dict]:
+    """Each forward warehouse's last-mile subproblem, and its thermal proxy limits.
+
+    Returns ``(subproblems, {forward index: limits})``; warehouses without jobs are left out.
+    """
+    subs = []
+    cold_limits: dict[int, dict[tuple[int, int], float]] = {}
+    for f, jobs in jobs_by_fw.items():
+        if not jobs:
+            continue
+        depot = travel.forward_index(f)
+        veh = fleet(net, travel, 1, depot)
+        start = np.array([max(net.fw_dispatch[f], net.vehicles.shift_open[t]) for t, _ in veh])
+        cold_limits[f] = model_proxy_limits(s, net, f, jobs, veh) if s.policies.cold_chain_model else {}
+        subs.append(build_subproblem(s, net, travel, ("last_mile", f), jobs, depot, veh, start, cold_limits[f]))
+    return subs, cold_limits
+
+
 def plan_night(scenario: Scenario, params: PlanParams | None = None, *, source: str = "scenario") -> dict:
     """Plan one night; returns the plan document (see docs/plan_format.md)."""
     from fulfil.feasibility import precheck
@@ -626,21 +648,12 @@ def plan_night(scenario: Scenario, params: PlanParams | None = None, *, source: 
     stats["allocation_s"] = time.perf_counter() - t1
 
     t2 = time.perf_counter()
-    subs = []
-    cold_limits: dict[int, dict[tuple[int, int], float]] = {}
-    for f, jobs in jobs_by_fw.items():
-        if not jobs:
-            continue
-        depot = travel.forward_index(f)
-        veh = fleet(net, travel, 1, depot)
-        start = np.array([max(net.fw_dispatch[f], net.vehicles.shift_open[t]) for t, _ in veh])
-        cold_limits[f] = model_proxy_limits(s, net, f, jobs, veh) if s.policies.cold_chain_model else {}
-        subs.append(build_subproblem(s, net, travel, ("last_mile", f), jobs, depot, veh, start, cold_limits[f]))
+    subs, cold_limits = last_mile_subproblems(s, net, travel, jobs_by_fw)
     stats["build_s"] = time.perf_counter() - t2
 
     total = params.time_limit_s
-    lm_budget = None if total is None else 0.85 * total
-    tr_budget = None if total is None else 0.15 * total
+    lm_budget = None if total is None else LAST_MILE_SHARE * total
+    tr_budget = None if total is None else (1.0 - LAST_MILE_SHARE) * total
     t3 = time.perf_counter()
     interrupted = False
     routed: list[RoutedVehicle] = []

@@ -36,7 +36,7 @@ from fulfil.errors import UsageError
 
 log = logging.getLogger("fulfil")
 
-__all__ = ["cmd_bench", "Task", "run_task", "detect_set", "load_bks", "family_of", "summarize"]
+__all__ = ["cmd_bench", "parse_peers", "Task", "run_task", "detect_set", "load_bks", "family_of", "summarize"]
 
 RESULT_COLUMNS = [
     "instance", "family", "solver", "convention", "feasible", "routes", "cost", "bks", "bks_routes",
@@ -375,6 +375,27 @@ def _progress(row: dict, k: int, total: int) -> None:
     log.info("[%d/%d] %-12s %-13s %s  %.1fs", k, total, row["instance"], row["solver"], what, row["seconds"])
 
 
+def parse_peers(vs: str | None) -> list[str]:
+    """The peers named by ``--vs`` in order, without ours or repeats; a missing one is skipped with a note.
+
+    Raises :class:`UsageError` for a name that is not a peer.
+    """
+    from fulfil.bench.engines import PEERS, engine_missing
+
+    out: list[str] = []
+    for p in (s.strip() for s in (vs or "").split(",")):
+        if not p or p == "ours" or p in out:
+            continue
+        if p not in PEERS:
+            raise UsageError(f"--vs: unknown peer {p!r}; choose from {', '.join(PEERS)}")
+        missing = engine_missing(p)
+        if missing:
+            print(f"note: {missing}")
+            continue
+        out.append(p)
+    return out
+
+
 def cmd_bench(args) -> int:
     """Entry point of ``fulfil bench`` (see the module docstring).
 
@@ -384,7 +405,7 @@ def cmd_bench(args) -> int:
         ``0``; ``4`` when one of *our* solutions fails the independent check.
     """
     from fulfil.bench.convert import convention_for
-    from fulfil.bench.engines import ENGINES, PEERS, engine_missing
+    from fulfil.bench.engines import ENGINES
     from fulfil.readers.vrp import read_instance
 
     if args.time_limit is None or not (args.time_limit > 0) or not math.isfinite(args.time_limit):
@@ -393,6 +414,10 @@ def cmd_bench(args) -> int:
         raise UsageError("--seed must be >= 0")
     if args.workers < 0:
         raise UsageError("--workers must be >= 0 (0 = one per core)")
+    from fulfil.bench.scenarios import cmd_bench_scenarios, is_scenario_path
+
+    if is_scenario_path(Path(args.set_dir)):  # the project's own scenario files (one file or a folder of them)
+        return cmd_bench_scenarios(args, Path(args.set_dir))
     folder = resolve_set_dir(args.set_dir)
     from fulfil.bench.twoecho import cmd_bench_2e, is_2e_folder
 
@@ -406,17 +431,7 @@ def cmd_bench(args) -> int:
     bset = detect_set(folder)
     names = select_instances(bset, args.instances)
 
-    solvers = ["ours"]
-    for p in (s.strip() for s in (args.vs or "").split(",")):
-        if not p or p in solvers:
-            continue
-        if p not in PEERS:
-            raise UsageError(f"--vs: unknown peer {p!r}; choose from {', '.join(PEERS)}")
-        missing = engine_missing(p)
-        if missing:
-            print(f"note: {missing}")
-            continue
-        solvers.append(p)
+    solvers = ["ours", *parse_peers(args.vs)]
 
     try:
         first = read_instance(bset.files[names[0]])

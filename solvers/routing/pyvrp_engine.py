@@ -50,7 +50,7 @@ import numpy as np
 from .problem import RoutingProblem
 
 __all__ = ["MAX_ALLOWED_PATTERNS", "MAX_PROFILES", "NO_IMPROVEMENT_GUARD", "PyvrpResult", "available",
-           "child_main", "expressible", "solve_pyvrp", "translate"]
+           "child_main", "expressible", "solve_pyvrp", "translate", "vehicle_routes"]
 
 #: Largest number of extra 0/1 load dimensions used for allowed-vehicle sets.
 MAX_ALLOWED_PATTERNS = 6
@@ -213,6 +213,18 @@ class PyvrpResult:
     error: str = ""
 
 
+def vehicle_routes(tr, best, n_vehicles: int) -> list[list[int]]:
+    """Job numbers per vehicle of the problem from a PyVRP solution of its translation ``tr``."""
+    routes: list[list[int]] = [[] for _ in range(n_vehicles)]
+    used = [0] * len(tr.type_vehicles)
+    for route in best.routes():
+        t = int(route.vehicle_type())
+        v = tr.type_vehicles[t][used[t]]
+        used[t] += 1
+        routes[v] = [int(tr.jobs[a.idx]) for a in route if a.is_client()]
+    return routes
+
+
 def solve_pyvrp(problem: RoutingProblem, jobs: np.ndarray | None, *, seed: int = 0,
                 max_iterations: int | None = None, deadline: float | None = None) -> PyvrpResult:
     """Solve with PyVRP.
@@ -253,13 +265,7 @@ def solve_pyvrp(problem: RoutingProblem, jobs: np.ndarray | None, *, seed: int =
         iters = int(getattr(res, "num_iterations", 0))
         if not best.is_feasible():
             return PyvrpResult(None, -1, iters, time.perf_counter() - t0)
-        routes: list[list[int]] = [[] for _ in range(problem.n_vehicles)]
-        used = [0] * len(tr.type_vehicles)
-        for route in best.routes():
-            t = int(route.vehicle_type())
-            v = tr.type_vehicles[t][used[t]]
-            used[t] += 1
-            routes[v] = [int(tr.jobs[a.idx]) for a in route if a.is_client()]
+        routes = vehicle_routes(tr, best, problem.n_vehicles)
         return PyvrpResult(routes, int(res.cost()), iters, time.perf_counter() - t0)
     except Exception as exc:  # noqa: BLE001 - any failure just means "no PyVRP result"
         return PyvrpResult(None, -1, 0, time.perf_counter() - t0, error=f"{type(exc).__name__}: {exc}")

@@ -551,12 +551,17 @@ def _join_child(child, params: RoutingParams):
     except (EOFError, OSError) as exc:
         res = PyvrpResult(None, -1, 0, 0.0, error=f"PyVRP child died: {exc!r}")
     finally:
-        recv.close()
-        proc.join(timeout=1.0)
-        if proc.is_alive():
-            proc.kill()
-            proc.join()
+        close_child(recv, proc)
     return res
+
+
+def close_child(recv, proc) -> None:
+    """Close the pipe end and reap the child process (killed if it does not exit within 1 s)."""
+    recv.close()
+    proc.join(timeout=1.0)
+    if proc.is_alive():
+        proc.kill()
+        proc.join()
 
 
 def _solve_ortools(p: RoutingProblem, params: RoutingParams, compat: np.ndarray, kept: np.ndarray,

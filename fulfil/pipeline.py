@@ -398,19 +398,37 @@ def trunk_jobs(net: Network, travel: TravelModel, c: int, load_crates: np.ndarra
             if all(any(all(v.crates[t, z] > 0 for z in g) for t in types) for g in groups):
                 break
         for g in groups:
-            # fewest chunks any single type needs to carry this group
-            need = [max(max(math.ceil(load_crates[f, z] / v.crates[t, z]), math.ceil(load_kg[f, z] / v.kg[t, z]))
-                        for z in g) for t in types if all(v.crates[t, z] > 0 for z in g)]
-            n = min(need) if need else 1
+            # the type that carries this group in the fewest truckloads; full loads first, the
+            # remainder last (it can ride with another warehouse's load; equal halves could not)
+            best: tuple[int, dict[int, int]] | None = None
+            for t in types:
+                if not all(v.crates[t, z] > 0 for z in g):
+                    continue
+                per = {z: _chunk_crates(int(load_crates[f, z]), float(load_kg[f, z]), int(v.crates[t, z]),
+                                        float(v.kg[t, z])) for z in g}
+                n = max(math.ceil(load_crates[f, z] / per[z]) for z in g)
+                if best is None or n < best[0]:
+                    best = (n, per)
+            n, per = best if best is not None else (1, {z: max(1, int(load_crates[f, z])) for z in g})
             for part_i in range(n):
                 crates = np.zeros(Z, dtype=np.int64)
                 kg = np.zeros(Z)
                 for z in g:
                     total = int(load_crates[f, z])
-                    crates[z] = total // n + (1 if part_i < total % n else 0)
+                    crates[z] = max(0, min(per[z], total - part_i * per[z]))
                     kg[z] = load_kg[f, z] * (crates[z] / total) if total else 0.0
-                jobs.append(Job(site=travel.forward_index(int(f)), owner=int(f), zones=g, crates=crates, kg=kg))
+                if crates.any():
+                    jobs.append(Job(site=travel.forward_index(int(f)), owner=int(f), zones=g, crates=crates, kg=kg))
     return jobs
+
+
+def _chunk_crates(total: int, kg: float, cap_crates: int, cap_kg: float) -> int:
+    """Crates of one full truckload of a zone: the crate limit, or fewer when weight binds first."""
+    if total <= 0:
+        return max(1, cap_crates)
+    per_crate = kg / total
+    by_kg = math.floor(cap_kg / per_crate + 1e-9) if per_crate > 0 else cap_crates
+    return max(1, min(cap_crates, by_kg))
 
 
 def _collect(sp: Subproblem, sol: Any, travel: TravelModel, routed: list[RoutedVehicle],

@@ -35,6 +35,8 @@ __all__ = ["SatelliteSplit", "assign_satellites", "solve_multidepot", "trunk_cos
 
 #: Integer scale of distances in the PyVRP model (distance units → model units).
 SCALE = 10_000
+#: Most ways of sharing the global freighter total among satellites that are all tried.
+MAX_SHARES = 16
 
 
 @dataclass(frozen=True)
@@ -221,13 +223,18 @@ def assign_satellites(dist: np.ndarray, demand: np.ndarray, depot: int, sats: li
     best: SatelliteSplit | None = None
     solved = 0
 
-    def run(comb: tuple[int, ...], alpha: float, share: float, sd: int) -> SatelliteSplit | None:
-        nonlocal best, solved
-        nveh = [per_sat if s in comb else 0 for s in range(ns)]
-        extra = [alpha * lam[s] / unit for s in range(ns)]
+    best_key: tuple[tuple[int, ...], tuple[float, ...]] | None = None
+
+    def loose(comb: tuple[int, ...]) -> tuple[int, ...]:
+        return tuple(per_sat if s in comb else 0 for s in range(ns))
+
+    def run(fleet: tuple[int, ...], extra: tuple[float, ...], share: float, sd: int) -> SatelliteSplit | None:
+        """One multi-depot model: ``fleet[s]`` freighters at satellite s, ``extra`` = its price per unit."""
+        nonlocal best, best_key, solved
         routes = None
         for price in prices[1 if tight else 0:]:
-            routes = solve_multidepot(dist, dem, list(sats), list(custs), nveh, cf_capacity, extra, share, sd, price)
+            routes = solve_multidepot(dist, dem, list(sats), list(custs), list(fleet), cf_capacity, list(extra),
+                                      share, sd, price)
             solved += 1
             if routes is None or cf_total <= 0 or len(routes) <= cf_total:
                 break
@@ -236,32 +243,67 @@ def assign_satellites(dist: np.ndarray, demand: np.ndarray, depot: int, sats: li
         split = _price(routes, dist, dem, depot, sats, custs, d_dep, d_ss, truck_capacity, truck_cost,
                        truck_fixed, cf_cost, cf_fixed)
         if best is None or split.cost < best.cost - 1e-9:
-            best = split
+            best, best_key = split, (fleet, extra)
         if progress is not None:
-            progress(solved, comb, alpha, split.cost, best.cost)
+            progress(solved, fleet, extra, split.cost, best.cost)
         return split
 
-    # 1. screening: every subset once (α = ½), a third of the budget
+    def trunk_price(alpha: float) -> tuple[float, ...]:
+        return tuple(alpha * lam[s] / unit for s in range(ns))
+
+    def left() -> float:
+        return t_end - time.perf_counter()
+
+    # 1. screening, a third of the budget: every subset once (α = ½, every satellite of it with
+    #    its full fleet) and, when the global total is set and they are few, every way to share
+    #    exactly that total among the satellites
+    fleets = [loose(c) for c in subsets]
+    if cf_total > 0:
+        shares = [f for f in itertools.product(range(per_sat + 1), repeat=ns)
+                  if sum(f) == cf_total and f not in fleets]
+        if len(shares) <= MAX_SHARES:
+            fleets += shares
     screen: list[tuple[float, tuple[int, ...]]] = []
-    for k, comb in enumerate(subsets):
-        left = t_end - time.perf_counter() - 2.0 / 3.0 * time_limit_s
-        share = max(0.05, left / (len(subsets) - k)) if len(subsets) > 1 else time_limit_s / 3.0
-        sp = run(comb, 0.5, share, seed)
-        screen.append((sp.cost if sp is not None else math.inf, comb))
-    # 2. intensify: the best three subsets, α ∈ {1, ½, 0}, new seeds round-robin until the budget ends
-    top = [c for cost, c in sorted(screen) if cost < math.inf][:3] or subsets[:1]
-    plan = [(c, a) for c in top for a in (1.0, 0.5, 0.0)]
-    per = max(0.1, (t_end - time.perf_counter()) / len(plan))
+    for k, fleet in enumerate(fleets):
+        share = max(0.05, (left() - 2.0 / 3.0 * time_limit_s) / (len(fleets) - k))
+        sp = run(fleet, trunk_price(0.5), share, seed)
+        screen.append((sp.cost if sp is not None else math.inf, fleet))
+    # 2. intensify: the best three fleets with α ∈ {1, ½, 0}, half of what is left
+    top = [f for cost, f in sorted(screen) if cost < math.inf][:3] or fleets[:1]
+    plan = [(f, trunk_price(a)) for f in top for a in (1.0, 0.5, 0.0)]
+    per = max(0.1, 0.5 * left() / len(plan))
+    for fleet, extra in plan:
+        if left() < 0.05:
+            break
+        run(fleet, extra, min(per, left()), seed + 1)
+    # 3. fleet neighbourhood: how many freighters each satellite runs shapes the split more
+    #    than any price (a tight global total makes the routes a bin packing). From the best
+    #    split's own route counts, move one freighter from one satellite to another, or drop
+    #    one; an improvement restarts from it. Then more seeds of step 2 until the budget ends.
+    tried: set[tuple] = set()
     rnd = 0
-    while True:
-        for comb, alpha in plan:
-            if t_end - time.perf_counter() < 0.05:
-                break
-            run(comb, alpha, min(per, t_end - time.perf_counter()), seed + 1 + rnd)
-        else:
-            rnd += 1
+    while left() > 0.05 and best_key is not None:
+        _, extra = best_key
+        used = np.bincount(np.array([r[0] for r in best.routes], dtype=np.int64), minlength=ns)
+        moves = []
+        for a_ in range(ns):
+            if used[a_] == 0:
+                continue
+            for b_ in range(ns):
+                if b_ != a_ and used[b_] < per_sat:
+                    moves.append(tuple(int(used[k] - (k == a_) + (k == b_)) for k in range(ns)))
+            moves.append(tuple(int(used[k] - (k == a_)) for k in range(ns)))
+        moves = [(f, extra) for f in moves
+                 if sum(f) * cf_capacity + 1e-9 >= total and (f, extra) not in tried]
+        if moves:
+            tried.add(moves[0])
+            run(moves[0][0], moves[0][1], min(per, left()), seed + 1)
             continue
-        break
+        rnd += 1
+        for fleet, extra in plan:
+            if left() < 0.05:
+                break
+            run(fleet, extra, min(per, left()), seed + 1 + rnd)
     if best is None:
         return None
     return SatelliteSplit(best.satellite, best.routes, best.lm_cost, best.trunk_cost, solved)

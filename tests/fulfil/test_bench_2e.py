@@ -79,3 +79,28 @@ def test_small_instance_solves(tmp_path: Path) -> None:
     assert math.isfinite(gap) and gap > -0.01  # 371.50 is optimal
     write_2e_solution(tmp_path / "x.sol", res)
     assert (tmp_path / "x.sol").read_text().strip().endswith(f"{res.cost:.4f}")
+
+
+@needs_data
+def test_cli_bench_2e_smoke(tmp_path: Path, capsys) -> None:
+    """`fulfil bench <folder of one 2E file>` writes a feasible row with the gap to bks.csv and a .sol."""
+    import csv
+    import shutil
+
+    from fulfil.cli import main
+
+    folder = tmp_path / "Set2a"
+    folder.mkdir()
+    shutil.copy(SMALL, folder / SMALL.name)
+    (folder / "bks.csv").write_text("instance,bks,optimal,source\nSet2a_E-n22-k4-s10-14,371.50,yes,test\n",
+                                    encoding="utf-8")
+    out = tmp_path / "out"
+    rc = main(["bench", str(folder), "--time-limit", "3", "--workers", "1", "--out", str(out)])
+    text = capsys.readouterr().out
+    assert rc == 0, text
+    with (out / "results.csv").open(newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    assert len(rows) == 1 and rows[0]["feasible"] == "yes" and rows[0]["cf_total_ok"] == "yes"
+    assert float(rows[0]["gap_pct"]) > -0.01  # 371.50 is optimal: nothing valid can be cheaper
+    sol = (out / "ours" / f"{SMALL.stem}.sol").read_text()
+    assert sol.startswith("Trunk #1:") and f"{float(rows[0]['cost']):.4f}" in sol

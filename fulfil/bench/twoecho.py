@@ -398,9 +398,7 @@ def _split(inst: TwoEInstance, budget: float, seed: int):
     split = assign_satellites(dist, demand, 0, list(range(1, ns + 1)), custs, inst.cf_cap, inst.cf_per_sat,
                               inst.cf_total, inst.truck_cap, inst.truck_cost, inst.cf_cost, inst.truck_fixed,
                               inst.cf_fixed, time_limit_s=budget, seed=seed)
-    if split is None or len(custs) != inst.n:  # zero-demand customers: leave them to the pipeline
-        return split if split is None or len(custs) == inst.n else None
-    return split
+    return split if len(custs) == inst.n else None  # zero-demand customers: leave them to the pipeline
 
 
 def _solve_pipeline_allocation(inst: TwoEInstance, time_limit_s: float, seed: int, solution_limit: int | None,

@@ -16,6 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
+from fulfil.readers.vrp import _num
+
 __all__ = ["read_cflp", "read_pmedian", "pmedian_distances", "benchdata_dir", "read_optimal_csv"]
 
 
@@ -46,17 +48,7 @@ class _Tokens:
 
     def number(self, what: str, *, integer: bool = False, minimum: float | None = None) -> float:
         tok, ln = self.next(what)
-        try:
-            val = float(tok)
-        except ValueError:
-            raise ValueError(f"{self.where(ln)}: expected {what}, got {tok!r}") from None
-        if not math.isfinite(val):
-            raise ValueError(f"{self.where(ln)}: {what} must be finite, got {tok!r}")
-        if integer and val != int(val):
-            raise ValueError(f"{self.where(ln)}: {what} must be an integer, got {tok!r}")
-        if minimum is not None and val < minimum:
-            raise ValueError(f"{self.where(ln)}: {what} must be >= {minimum:g}, got {tok!r}")
-        return val
+        return _num(tok, self.where(ln), what, minimum, integer=integer)
 
     def rest(self) -> Iterator[tuple[str, int]]:
         while self._pos < len(self._items):

@@ -103,23 +103,23 @@ def _read_lines(path: Path) -> list[str]:
     return text.splitlines()
 
 
-def _num(tok: str, where: str, what: str) -> float:
+def _num(tok: str, where: str, what: str, minimum: float | None = None, *, integer: bool = False) -> float:
+    """``tok`` as a finite number (an integer when asked, at least ``minimum``); errors name ``where``."""
     try:
         val = float(tok)
     except ValueError:
         raise ValueError(f"{where}: expected {what}, got {tok!r}") from None
     if not math.isfinite(val):
         raise ValueError(f"{where}: {what} must be finite, got {tok!r}")
+    if integer and val != int(val):
+        raise ValueError(f"{where}: {what} must be an integer, got {tok!r}")
+    if minimum is not None and val < minimum:
+        raise ValueError(f"{where}: {what} must be >= {minimum:g}, got {tok!r}")
     return val
 
 
 def _int(tok: str, where: str, what: str, minimum: int | None = None) -> int:
-    val = _num(tok, where, what)
-    if val != int(val):
-        raise ValueError(f"{where}: {what} must be an integer, got {tok!r}")
-    if minimum is not None and val < minimum:
-        raise ValueError(f"{where}: {what} must be >= {minimum}, got {tok!r}")
-    return int(val)
+    return int(_num(tok, where, what, minimum, integer=True))
 
 
 def _is_number(tok: str) -> bool:

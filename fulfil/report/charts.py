@@ -33,11 +33,18 @@ def _pyplot():
 
 
 def _save(fig: Any, path: str | Path) -> None:
+    """Lay out ``fig``, write it as a PNG atomically, and close it (also when writing fails)."""
+    import matplotlib.pyplot as plt
+
     from fulfil.output import write_bytes_atomic
 
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png")
-    write_bytes_atomic(path, buf.getvalue())
+    try:
+        fig.tight_layout()
+        buf = io.BytesIO()
+        fig.savefig(buf, format="png")
+        write_bytes_atomic(path, buf.getvalue())
+    finally:
+        plt.close(fig)
 
 
 def _floats(values: Any) -> list[float]:
@@ -167,11 +174,7 @@ def plot_route_temperatures(route: dict[str, Any], path: str | Path, ax: Any = N
     ax.grid(alpha=0.2)
     ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize=7, framealpha=0.9)
     if own:
-        fig.tight_layout()
-        try:
-            _save(fig, path)
-        finally:
-            plt.close(fig)
+        _save(fig, path)
 
 
 def in_spec_by_warehouse(plan: dict[str, Any]) -> dict[str, tuple[float, float]]:
@@ -231,11 +234,7 @@ def plot_in_spec_by_warehouse(plan: dict[str, Any], path: str | Path, ax: Any = 
     ax.legend(loc="lower right", fontsize=8, framealpha=0.9)
     ax.grid(axis="y", alpha=0.2)
     if own:
-        fig.tight_layout()
-        try:
-            _save(fig, path)
-        finally:
-            plt.close(fig)
+        _save(fig, path)
 
 
 def _safe_name(route_id: str) -> str:

@@ -36,7 +36,7 @@ import numpy as np
 from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 
 from fulfil.errors import ScenarioError
-from fulfil.scenario.load import _Problem, _read_csv, _render, read_document
+from fulfil.scenario.load import _Problem, _render, read_document, read_table_ref
 from fulfil.scenario.schema import (
     Clock,
     Compartment,
@@ -596,18 +596,13 @@ def load_region(path: str | Path) -> Region:
                 problems.append(_Problem(fname, None, key, "required field is missing (a CSV file path)"))
                 unusable.add(section)
             continue
-        ref = data.pop(key)
-        if not isinstance(ref, str) or not ref.strip():
-            problems.append(_Problem(fname, None, key, "expected a CSV file path (a string, relative to this file)"))
+        table = read_table_ref(data, key, path, problems)
+        if table is None:
             unusable.add(section)
             continue
-        rows, lines, csv_problems = _read_csv(path.parent / ref, fname, key, ref)
-        problems += csv_problems
-        if not lines and csv_problems:
-            unusable.add(section)
-            continue
+        rows, lines, csv_name = table
         tables[section] = _csv_rows(rows)
-        provenance[section] = ((path.parent / ref).name, lines)
+        provenance[section] = (csv_name, lines)
 
     doc: RegionDoc | None = None
     try:

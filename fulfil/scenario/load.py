@@ -480,6 +480,24 @@ def _render(problems: list[_Problem]) -> list[str]:
 # --------------------------------------------------------------------------- entry point
 
 
+def read_table_ref(data: dict, key: str, path: Path, problems: list[_Problem]):
+    """Pop ``data[key]`` (a CSV path relative to the file ``path``) and read that table.
+
+    Returns ``(rows, line numbers, CSV file name)``, or ``None`` when the reference or the
+    table is unusable; what is wrong is appended to ``problems``.
+    """
+    ref = data.pop(key)
+    if not isinstance(ref, str) or not ref.strip():
+        problems.append(_Problem(path.name, None, key, "expected a CSV file path (a string, relative to this file)"))
+        return None
+    csv_path = path.parent / ref
+    rows, lines, csv_problems = _read_csv(csv_path, path.name, key, ref)
+    problems += csv_problems
+    if not lines and csv_problems:
+        return None
+    return rows, lines, csv_path.name
+
+
 def load_scenario(path: str | Path) -> Scenario:
     """Load and validate a scenario file; raise :class:`ScenarioError` listing every problem."""
     path = Path(path)
@@ -491,27 +509,23 @@ def load_scenario(path: str | Path) -> Scenario:
     for key, section in CSV_TABLES.items():
         if key not in data:
             continue
-        ref = data.pop(key)
-        if not isinstance(ref, str) or not ref.strip():
-            problems.append(_Problem(fname, None, key, "expected a CSV file path (a string, relative to this file)"))
-            unusable.add(section)
-            continue
-        if section in data:
+        ref = data[key]
+        if section in data and isinstance(ref, str) and ref.strip():
+            del data[key]
             problems.append(_Problem(fname, None, key, f"give either '{section}' or '{key}', not both"))
             continue
-        csv_path = path.parent / ref
-        rows, lines, csv_problems = _read_csv(csv_path, fname, key, ref)
-        problems += csv_problems
-        if not lines and csv_problems:
+        table = read_table_ref(data, key, path, problems)
+        if table is None:
             unusable.add(section)
             continue
+        rows, lines, csv_name = table
         if section == "pickup_points":
             data[section] = _pickup_rows(rows)
         elif section == "demand":
             data[section] = _demand_rows(rows)
         else:
             data[section] = rows
-        provenance[section] = (csv_path.name, lines)
+        provenance[section] = (csv_name, lines)
     if isinstance(data.get("matrix"), dict) and isinstance(data["matrix"].get("path"), str):
         data["matrix"] = dict(data["matrix"], path=str((path.parent / data["matrix"]["path"]).resolve()))
 

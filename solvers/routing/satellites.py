@@ -12,12 +12,20 @@ last mile as one multi-depot VRP (PyVRP hybrid genetic search, every satellite a
 depot with its own city freighters) in which an arc into customer ``j`` driven by
 a freighter of satellite ``s`` costs ``d(i, j) + α λ_s q_j`` — ``λ_s`` the trunk
 cost per unit delivered to ``s`` (a full truck there and back, per unit of its
-capacity) and ``q_j`` the demand. Each subset of satellites that can carry the
-demand is tried (the visit cost of a satellite is not linear, so it is priced by
-enumeration) with ``α ∈ {1, ½}``; every candidate split is priced exactly for the
-last mile (its routes) plus an estimate of the trunk (:func:`trunk_cost`: full
-direct truckloads, then the remainders as a small CVRP solved by enumeration), and
-the cheapest is returned. The caller re-plans with the split fixed.
+capacity) and ``q_j`` the demand. The search, all within one wall-clock budget:
+
+1. every subset of satellites that can carry the demand (the visit cost of a
+   satellite is not linear, so it is priced by enumeration) and, when the file sets a
+   global freighter total and there are at most :data:`MAX_SHARES` of them, every way
+   to share that total among the satellites, once each with ``α = ½``;
+2. the best three of those with ``α ∈ {1, ½, 0}``;
+3. from the best split, its fleet neighbourhood (one freighter moved to another
+   satellite, or dropped) while that improves, then more seeds of step 2.
+
+Every candidate split is priced exactly for the last mile (its routes) plus an
+estimate of the trunk (:func:`trunk_cost`: full direct truckloads, then the
+remainders as a small CVRP solved by enumeration), and the cheapest is returned.
+The caller re-plans with the split fixed.
 
 Arrays in, arrays out: no files, no pydantic; PyVRP objects never leave a call.
 """
@@ -222,7 +230,6 @@ def assign_satellites(dist: np.ndarray, demand: np.ndarray, depot: int, sats: li
     tight = cf_total > 0 and math.ceil(total / cf_capacity - 1e-9) >= cf_total  # the fewest possible = total
     best: SatelliteSplit | None = None
     solved = 0
-
     best_key: tuple[tuple[int, ...], tuple[float, ...]] | None = None
 
     def loose(comb: tuple[int, ...]) -> tuple[int, ...]:

@@ -37,13 +37,13 @@ def main(argv: list[str] | None = None) -> int:
         plan = plan_night(s, params, source=args.scenario)
         wall = time.perf_counter() - t0
         v = check_plan(s, plan)
-        k = plan["kpis"]
+        k = plan.kpis.model_dump()
         plans[name] = plan
         rows.append([name, k["vehicles"], k["distance_km"], k["duration_h"], k["cost"], k["cost_per_order"],
                      k["orders_unserved"], len(v), round(wall, 1)])
     print(table(["engine", "vehicles", "km", "hours", "cost RMB", "RMB/order", "orders unserved",
                  "violations", "wall s"], rows))
-    base, opt = plans["nearest neighbour"]["kpis"], plans["fulfil (OR-Tools)"]["kpis"]
+    base, opt = plans["nearest neighbour"].kpis.model_dump(), plans["fulfil (OR-Tools)"].kpis.model_dump()
     print(f"\ncost ratio fulfil / nearest neighbour = {opt['cost'] / base['cost']:.4f}; "
           f"km ratio = {opt['distance_km'] / base['distance_km']:.4f}; "
           f"vehicles {opt['vehicles']} vs {base['vehicles']}")

@@ -56,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
                         strict=True):
         plan = plan_night(sc, PlanParams(time_limit_s=None, solution_limit=args.solutions, seed=args.seed))
         v = check_plan(sc, plan)
-        k = plan["kpis"]
+        k = plan.kpis.model_dump()
         kp[name] = k
         rows.append([name, k["last_mile_vehicles"], k["distance_km"], k["cost"], k["cost_per_order"],
                      k["orders_unserved"], len(v)])

@@ -1,18 +1,24 @@
-"""An independent checker of plan files (``fulfil check``).
+"""An independent checker of plan files (``fulfil check``), plan format version 2.
 
-It recomputes every time, load, limit, cost and KPI of a plan from the scenario and
-the plan's route and stop *sequences* alone, with nothing but the scenario model and
-:class:`fulfil.travel.TravelModel`.  It deliberately shares no code with the planning
-pipeline (``solvers/``, ``fulfil.pipeline``, ``fulfil.plan``, ``fulfil.network``): a
-bug there must not be able to hide itself here.
+It recomputes every time, load, limit, cost, cold-chain value and KPI of a plan from the
+scenario and the plan's duty, trip and stop *sequences* alone: each trip is re-timed from
+its reported departure with :class:`fulfil.travel.TravelModel`, its loads are re-derived
+from the products handed over, and the thermal model (the physics in
+:mod:`solvers.thermal`) is re-run on those recomputed times and loads.
 
-The contract is ``docs/plan_format.md``; every problem becomes a :class:`Violation`
-whose ``cause`` is one of :data:`CAUSES`.
+It shares no code with the planner: it imports neither the pipeline (``fulfil.pipeline``,
+``fulfil.stages``), the plan assembly (``fulfil.plan``), ``fulfil.network``,
+``fulfil.feasibility`` nor ``fulfil.coldchain`` — directly or through anything it imports
+(``tests/fulfil/test_checker_imports.py`` walks the imports) — so a bug there cannot hide
+itself here.  It reads the plan through :mod:`fulfil.plan_model`, which checks structure and
+types only.
+
+The contract is ``docs/plan_format.md``; every problem becomes a :class:`Violation` whose
+``cause`` is one of :data:`CAUSES`, located at its vehicle duty, trip and stop.
 """
 
 from __future__ import annotations
 
-import json
 import math
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -21,16 +27,18 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from fulfil.errors import ScenarioError
+from fulfil.plan_model import Duty, Plan, Stop, Trip, parse_plan, read_plan
 from fulfil.scenario.schema import ZONES
 
 if TYPE_CHECKING:
+    from fulfil.plan_model import ZoneLoad
     from fulfil.scenario.schema import Product, Scenario, VehicleType
     from fulfil.travel import TravelModel
 
-__all__ = ["CAUSES", "Violation", "check_plan", "load_plan", "plan_problems", "summarize"]
+__all__ = ["CAUSES", "Violation", "check_plan", "load_plan", "summarize"]
 
 CAUSES: tuple[str, ...] = (
+    "wrong_scenario",
     "late",
     "promise_exceeded",
     "out_of_zone_limit",
@@ -38,6 +46,8 @@ CAUSES: tuple[str, ...] = (
     "wrong_temperature_zone",
     "shift_exceeded",
     "early_departure",
+    "trips_overlap",
+    "reload_too_short",
     "time_mismatch",
     "load_mismatch",
     "demand_mismatch",
@@ -57,9 +67,9 @@ CAUSES: tuple[str, ...] = (
     "kpi_mismatch",
 )
 
-#: A limit (window close, promise, out-of-zone, shift) counts as broken when exceeded
-#: by more than this many minutes: plan clock times are rounded to 0.01 min, and the
-#: route departure the checker starts from is that rounded value.
+#: A limit (window close, promise, out-of-zone, shift, reload) counts as broken when exceeded
+#: by more than this many minutes: plan clock times are rounded to 0.01 min, and the trip
+#: departure the checker starts from is that rounded value.
 LIMIT_TOL_MIN = 0.01
 #: Reported times may differ from the recomputed ones by this much (minutes).
 TIME_TOL_MIN = 0.05
@@ -70,9 +80,13 @@ RMB_TOL = 0.01
 KPI_REL = 1e-6
 KPI_ABS = 0.01
 KPI_SHARE_ABS = 1e-4
+#: Reported cold-chain values against the thermal model re-run on the recomputed times.
+HANDOVER_TOL_C = 0.05
+ABOVE_TOL_MIN = 0.5
+QUALITY_TOL = 1e-3
+LIFE_TOL_H = 0.2
+COLD_KPI_REL = 1e-4
 
-PLAN_FORMAT = "fulfil-plan"
-PLAN_FORMAT_VERSION = 1
 UNSERVED_REASONS = frozenset(
     {
         "stock_shortage",
@@ -86,178 +100,44 @@ UNSERVED_REASONS = frozenset(
         "interrupted",
     }
 )
+TIERS = ("trunk", "last_mile")
+COLD = ("frozen", "chilled")
 
-ROUTE_KEYS = (
-    "id", "tier", "vehicle_type", "vehicle", "depot", "departure", "return",
-    "distance_km", "duration_h", "cost", "load_at_departure", "stops",
-)
-STOP_KEYS = ("location", "arrival", "start", "departure", "leg_km", "delivered", "load_after", "minutes_out_of_zone")
-LAST_MILE_STOP_KEYS = ("products", "minutes_since_cold_room")
-COST_KEYS = ("fixed", "distance", "time", "total")
-KPI_KEYS = (
-    "vehicles", "trunk_vehicles", "last_mile_vehicles", "distance_km", "duration_h", "cost",
-    "orders_total", "orders_served", "orders_unserved", "cost_per_order", "units_unserved",
-    "two_hour_compliance", "cold_chain_compliance", "delivery_cost_share_of_sales",
-)
-SHARE_KPIS = frozenset({"two_hour_compliance", "cold_chain_compliance", "delivery_cost_share_of_sales"})
+#: KPIs that are counts (compared exactly).
+COUNT_KPIS = frozenset({
+    "vehicles", "trunk_vehicles", "last_mile_vehicles", "trips", "trunk_trips", "last_mile_trips",
+    "orders_total", "orders_complete", "units_total", "units_served", "units_unserved", "stops",
+})
+SHARE_KPIS = frozenset({
+    "two_hour_compliance", "cold_chain_compliance", "delivery_cost_share_of_sales", "fill_rate", "in_spec_share",
+})
 
 
 @dataclass(frozen=True)
 class Violation:
     """One broken rule: ``cause`` (see :data:`CAUSES`), a sentence, and where.
 
-    ``stop`` is the 0-based index into the route's ``stops``; messages are for people
+    ``vehicle`` is the duty id, ``trip`` the trip id and ``stop`` the 0-based index into the
+    trip's ``stops`` (each ``None`` when the rule is not about one); messages are for people
     and number stops from 1, as the route sheets do.
     """
 
     cause: str
     message: str
-    route: str | None = None
-    stop: int | None = None  # 0-based index into the route's stops
+    vehicle: str | None = None  # duty id
+    trip: str | None = None  # trip id
+    stop: int | None = None  # 0-based index into the trip's stops
+
+    @property
+    def route(self) -> str | None:
+        """Where, for one-line listings: the trip id, else the duty id."""
+        return self.trip if self.trip is not None else self.vehicle
 
 
-# --------------------------------------------------------------------------- #
-# reading and structural validation
-# --------------------------------------------------------------------------- #
-def _is_num(x: object) -> bool:
-    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
-
-
-def _is_int(x: object) -> bool:
-    return isinstance(x, int) and not isinstance(x, bool)
-
-
-def _loads_problems(obj: object, where: str) -> list[str]:
-    if not isinstance(obj, dict):
-        return [f"{where}: expected an object zone → {{crates, kg}}"]
-    out = []
-    for z, v in obj.items():
-        if not isinstance(v, dict):
-            out.append(f"{where}.{z}: expected {{crates, kg}}")
-            continue
-        for k in ("crates", "kg"):
-            if k not in v:
-                out.append(f"{where}.{z}: missing key '{k}'")
-            elif not _is_num(v[k]):
-                out.append(f"{where}.{z}.{k}: expected a number, got {v[k]!r}")
-    return out
-
-
-def plan_problems(plan: object) -> list[str]:
-    """Structural problems of a plan document (missing keys, wrong types, wrong format tag)."""
-    if not isinstance(plan, dict):
-        return ["the top level must be a JSON object"]
-    p: list[str] = []
-    if plan.get("format") != PLAN_FORMAT:
-        p.append(f"format: expected '{PLAN_FORMAT}', got {plan.get('format')!r} (is this a plan file?)")
-    if "format_version" not in plan:
-        p.append("format_version: missing key")
-    elif plan["format_version"] != PLAN_FORMAT_VERSION:
-        p.append(f"format_version: {plan['format_version']!r} is not supported; this checker reads {PLAN_FORMAT_VERSION}")
-    for key, typ, name in (("routes", list, "a list"), ("unserved", list, "a list"), ("kpis", dict, "an object")):
-        if key not in plan:
-            p.append(f"{key}: missing key")
-        elif not isinstance(plan[key], typ):
-            p.append(f"{key}: expected {name}")
-    if "assignment" in plan and not (
-        isinstance(plan["assignment"], dict)
-        and all(isinstance(v, str) for v in plan["assignment"].values())
-    ):
-        p.append("assignment: expected an object pickup point id → forward warehouse id")
-    routes = plan.get("routes")
-    if isinstance(routes, list):
-        for i, r in enumerate(routes):
-            p += _route_problems(r, i)
-    unserved = plan.get("unserved")
-    if isinstance(unserved, list):
-        for i, u in enumerate(unserved):
-            w = f"unserved[{i}]"
-            if not isinstance(u, dict):
-                p.append(f"{w}: expected an object")
-                continue
-            for k in ("pickup_point", "product", "reason"):
-                if not isinstance(u.get(k), str):
-                    p.append(f"{w}.{k}: missing or not a string")
-            if not _is_int(u.get("units")):
-                p.append(f"{w}.units: missing or not an integer")
-    return p
-
-
-def _route_problems(r: object, i: int) -> list[str]:
-    w = f"routes[{i}]"
-    if not isinstance(r, dict):
-        return [f"{w}: expected an object"]
-    if isinstance(r.get("id"), str):
-        w = f"routes[{i}] ('{r['id']}')"
-    p = [f"{w}: missing key '{k}'" for k in ROUTE_KEYS if k not in r]
-    if p:
-        return p
-    for k in ("id", "tier", "vehicle_type", "depot"):
-        if not isinstance(r[k], str):
-            p.append(f"{w}.{k}: expected a string")
-    if not _is_int(r["vehicle"]):
-        p.append(f"{w}.vehicle: expected an integer")
-    for k in ("departure", "return", "distance_km", "duration_h"):
-        if not _is_num(r[k]):
-            p.append(f"{w}.{k}: expected a number, got {r[k]!r}")
-    cost = r["cost"]
-    if not isinstance(cost, dict):
-        p.append(f"{w}.cost: expected an object")
-    else:
-        for k in COST_KEYS:
-            if not _is_num(cost.get(k)):
-                p.append(f"{w}.cost.{k}: missing or not a number")
-    p += _loads_problems(r["load_at_departure"], f"{w}.load_at_departure")
-    if not isinstance(r["stops"], list):
-        p.append(f"{w}.stops: expected a list")
-        return p
-    last_mile = r["tier"] == "last_mile"
-    for j, s in enumerate(r["stops"]):
-        ws = f"{w}.stops[{j}]"
-        if not isinstance(s, dict):
-            p.append(f"{ws}: expected an object")
-            continue
-        keys = STOP_KEYS + (LAST_MILE_STOP_KEYS if last_mile else ())
-        missing = [k for k in keys if k not in s]
-        if missing:
-            p += [f"{ws}: missing key '{k}'" for k in missing]
-            continue
-        if not isinstance(s["location"], str):
-            p.append(f"{ws}.location: expected a string")
-        for k in ("arrival", "start", "departure", "leg_km") + (("minutes_since_cold_room",) if last_mile else ()):
-            if not _is_num(s[k]):
-                p.append(f"{ws}.{k}: expected a number, got {s[k]!r}")
-        p += _loads_problems(s["delivered"], f"{ws}.delivered")
-        p += _loads_problems(s["load_after"], f"{ws}.load_after")
-        mz = s["minutes_out_of_zone"]
-        if not isinstance(mz, dict) or not all(_is_num(v) for v in mz.values()):
-            p.append(f"{ws}.minutes_out_of_zone: expected an object zone → minutes")
-        if last_mile:
-            prods = s["products"]
-            if not isinstance(prods, dict) or not all(_is_int(v) for v in prods.values()):
-                p.append(f"{ws}.products: expected an object product id → integer units")
-    return p
-
-
-def load_plan(path: str | Path) -> dict:
-    """Read a plan JSON file; :class:`ScenarioError` naming the file when it is not a valid plan."""
-    path = Path(path)
-    name = str(path)
-    if not path.is_file():
-        raise ScenarioError(f"{name}: plan file not found")
-    try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as exc:
-        raise ScenarioError(f"{name}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ScenarioError(f"{name}: malformed JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}") from None
-    problems = plan_problems(data)
-    if problems:
-        raise ScenarioError([f"{name}: {m}" for m in problems[:50]]
-                            + ([f"{name}: ... and {len(problems) - 50} more"] if len(problems) > 50 else []))
-    return data
+def load_plan(path: str | Path) -> Plan:
+    """Read a plan JSON file (:func:`fulfil.plan_model.read_plan`); :class:`ScenarioError`
+    naming the file and every structural problem as ``field.path: what is wrong``."""
+    return read_plan(path)
 
 
 # --------------------------------------------------------------------------- #
@@ -265,7 +145,7 @@ def load_plan(path: str | Path) -> dict:
 # --------------------------------------------------------------------------- #
 @dataclass
 class _Stop:
-    plan: dict
+    plan: Stop
     loc: str
     site: int
     window: tuple[float, float]
@@ -281,26 +161,46 @@ class _Stop:
 
 
 @dataclass
-class _Route:
-    plan: dict
+class _Duty:
+    plan: Duty
     id: str
     tier: str
     vt: VehicleType
     depot: str
+    trips: list[_Trip] = field(default_factory=list)
+
+
+@dataclass
+class _Trip:
+    plan: Trip
+    id: str
+    duty: _Duty
     departure: float
     stops: list[_Stop]
     ret: float = 0.0
     km: float = 0.0
+    back_km: float = 0.0
+
+    @property
+    def tier(self) -> str:
+        return self.duty.tier
+
+    @property
+    def vt(self) -> VehicleType:
+        return self.duty.vt
+
+    @property
+    def depot(self) -> str:
+        return self.duty.depot
 
     @property
     def duration_h(self) -> float:
         return (self.ret - self.departure) / 60.0
 
     def cost(self) -> dict[str, float]:
-        fixed = self.vt.fixed_cost
         dist = self.vt.cost_per_km * self.km
         time = self.vt.cost_per_hour * self.duration_h
-        return {"fixed": fixed, "distance": dist, "time": time, "total": fixed + dist + time}
+        return {"distance": dist, "time": time, "total": dist + time}
 
     def load(self) -> tuple[dict[str, int], dict[str, float]]:
         c: dict[str, int] = defaultdict(int)
@@ -311,9 +211,16 @@ class _Route:
                 k[z] += s.kg.get(z, 0.0)
         return dict(c), dict(k)
 
+    def split(self) -> dict[str, int]:
+        """Crates of each compartment on this trip: fixed sizes, or the reported movable split."""
+        sizes = {c.zone: c.crates for c in self.vt.compartments}
+        if self.vt.movable_total is not None and self.plan.compartments:
+            return {z: int(self.plan.compartments.get(z, 0)) for z in sizes}
+        return sizes
 
-def _crates(units: float, per_crate: float) -> int:
-    return int(math.ceil(units / per_crate - 1e-9)) if units > 0 else 0
+
+def _crates(units: float) -> int:
+    return int(math.ceil(units - 1e-9)) if units > 0 else 0
 
 
 def _n(n: int | float, word: str) -> str:
@@ -329,8 +236,19 @@ def _clock(minutes: float) -> str:
     return f"{total // 60:02d}:{total % 60:02d}"
 
 
+def _hhmm_minutes(text: str) -> float | None:
+    parts = text.split(":")
+    if len(parts) != 2 or not all(p.isdigit() for p in parts):
+        return None
+    return int(parts[0]) * 60.0 + int(parts[1])
+
+
+def _trip_where(tid: str, j: int | None = None, loc: str | None = None) -> str:
+    return f"trip {tid}" if j is None else f"trip {tid} stop {j + 1} ({loc})"
+
+
 class _Checker:
-    def __init__(self, s: Scenario, plan: dict):
+    def __init__(self, s: Scenario, plan: Plan):
         from fulfil.travel import TravelModel
 
         self.s = s
@@ -343,31 +261,28 @@ class _Checker:
         self.pickups = {p.id: p for p in s.pickup_points}
         self.vtypes = {v.id: v for v in s.vehicle_types}
         self.out: list[Violation] = []
-        self.routes: list[_Route] = []
+        self.duties: list[_Duty] = []
         self._central_cache: dict[str, str] = {}
         self._delivered: dict[tuple[str, str], int] = {}
 
     # -- helpers --------------------------------------------------------------------
-    def add(self, cause: str, message: str, route: str | None = None, stop: int | None = None) -> None:
+    def add(self, cause: str, message: str, vehicle: str | None = None, trip: str | None = None,
+            stop: int | None = None) -> None:
         assert cause in CAUSES, cause
-        self.out.append(Violation(cause, message, route, stop))
+        self.out.append(Violation(cause, message, vehicle, trip, stop))
 
-    @staticmethod
-    def _where(r: _Route | str, j: int | None = None, loc: str | None = None) -> str:
-        rid = r if isinstance(r, str) else r.id
-        if j is None:
-            return f"route {rid}"
-        return f"route {rid} stop {j + 1} ({loc})"
+    def add_at(self, cause: str, message: str, t: _Trip, j: int | None = None) -> None:
+        self.add(cause, message, t.duty.id, t.id, j)
 
-    def _known_zones(self, obj: dict, rid: str, j: int | None, what: str) -> dict[str, Any]:
+    def _known_zones(self, obj: dict[str, Any], where: str, duty: str | None, trip: str | None, j: int | None,
+                     what: str) -> dict[str, Any]:
         ok = {}
         for z, v in obj.items():
             if z in ZONES:
                 ok[z] = v
             else:
-                where = f"route {rid} stop {j + 1}" if j is not None else self._where(rid)
-                self.add("unknown_reference", f"{where}: {what} names unknown zone '{z}' (zones are {', '.join(ZONES)})",
-                         rid, j)
+                self.add("unknown_reference",
+                         f"{where}: {what} names unknown zone '{z}' (zones are {', '.join(ZONES)})", duty, trip, j)
         return ok
 
     def central_of(self, fw: str) -> str:
@@ -381,82 +296,116 @@ class _Checker:
             cache[fw] = self.s.central_warehouses[int(np.argmin(d))].id
         return cache[fw]
 
+    # -- stage 0: which scenario -------------------------------------------------------
+    def check_scenario(self) -> bool:
+        """False when the plan is for another scenario (then nothing else is checked)."""
+        from fulfil.scenario.digest import scenario_digest
+
+        name = self.plan.scenario
+        if name != self.s.name:
+            self.add("wrong_scenario",
+                     f"the plan is for scenario '{name}', not '{self.s.name}': check it against its own scenario "
+                     f"(nothing else was checked)")
+            return False
+        digest = self.plan.scenario_digest
+        if digest is not None:
+            now = scenario_digest(self.s)
+            if digest != now:
+                self.add("wrong_scenario",
+                         f"the scenario changed since this plan was made (plan made for scenario digest {digest}, "
+                         f"'{self.s.name}' now has {now}): the violations below may come from the change")
+        return True
+
     # -- stage 1: references, fleet, recomputation -------------------------------------
-    def build_routes(self) -> None:
+    def build(self) -> None:
         used: dict[tuple[str, int], str] = {}
-        for i, r in enumerate(self.plan["routes"]):
-            rid = r["id"]
-            tier = r["tier"]
+        for d in self.plan.duties:
+            did, tier = d.id, d.tier
+            where = f"duty {did}"
             ok = True
-            if tier not in ("trunk", "last_mile"):
-                self.add("unknown_reference", f"route {rid}: unknown tier '{tier}' (use 'trunk' or 'last_mile')", rid)
+            if tier not in TIERS:
+                self.add("unknown_reference", f"{where}: unknown tier '{tier}' (use 'trunk' or 'last_mile')", did)
                 ok = False
-            vt = self.vtypes.get(r["vehicle_type"])
+            vt = self.vtypes.get(d.vehicle_type)
             if vt is None:
-                self.add("unknown_reference", f"route {rid}: unknown vehicle type '{r['vehicle_type']}'", rid)
+                self.add("unknown_reference", f"{where}: unknown vehicle type '{d.vehicle_type}'", did)
                 ok = False
-            depot = r["depot"]
+            depot = d.depot
             if depot not in self.tm.index:
-                self.add("unknown_reference", f"route {rid}: unknown depot '{depot}'", rid)
+                self.add("unknown_reference", f"{where}: unknown depot '{depot}'", did)
                 ok = False
             if vt is not None:
-                key = (vt.id, r["vehicle"])
-                if r["vehicle"] < 0 or r["vehicle"] >= vt.count:
+                key = (vt.id, d.vehicle)
+                if d.vehicle < 0 or d.vehicle >= vt.count:
                     self.add("fleet_exceeded",
-                             f"route {rid}: vehicle {r['vehicle']} of type '{vt.id}' does not exist "
-                             f"(the type has {vt.count}, indices 0..{vt.count - 1})", rid)
+                             f"{where}: vehicle {d.vehicle} of type '{vt.id}' does not exist "
+                             f"(the type has {vt.count}, indices 0..{vt.count - 1})", did)
                 if key in used:
                     self.add("vehicle_reused",
-                             f"route {rid}: vehicle {vt.id}#{r['vehicle']} already drives route {used[key]}", rid)
+                             f"{where}: vehicle {vt.id}#{d.vehicle} already works duty {used[key]} (one duty per "
+                             f"vehicle; several trips go into one duty)", did)
                 else:
-                    used[key] = rid
-                if tier in ("trunk", "last_mile") and vt.tier != tier:
+                    used[key] = did
+                if tier in TIERS and vt.tier != tier:
                     self.add("wrong_depot",
-                             f"route {rid}: a {tier.replace('_', '-')} route driven by '{vt.id}', "
-                             f"a {vt.tier.replace('_', '-')} vehicle type", rid)
+                             f"{where}: a {tier.replace('_', '-')} duty driven by '{vt.id}', "
+                             f"a {vt.tier.replace('_', '-')} vehicle type", did)
                 if depot != vt.home:
-                    self.add("wrong_depot", f"route {rid}: starts at '{depot}' but '{vt.id}' is based at '{vt.home}'", rid)
+                    self.add("wrong_depot", f"{where}: starts at '{depot}' but '{vt.id}' is based at '{vt.home}'", did)
             if ok:
                 if tier == "trunk" and depot not in self.centrals:
-                    self.add("wrong_depot", f"route {rid}: a trunk route must start at a central warehouse, not '{depot}'", rid)
+                    self.add("wrong_depot", f"{where}: a trunk duty must start at a central warehouse, not '{depot}'",
+                             did)
                 if tier == "last_mile" and depot not in self.forwards:
                     self.add("wrong_depot",
-                             f"route {rid}: a last-mile route must start at a forward warehouse, not '{depot}'", rid)
-            stops: list[_Stop] = []
-            for j, st in enumerate(r["stops"]):
-                loc = st["location"]
-                if ok and tier == "trunk" and loc not in self.forwards:
-                    what = "unknown site" if loc not in self.tm.index else "not a forward warehouse"
-                    self.add("unknown_reference", f"{self._where(rid, j, loc)}: trunk stop at '{loc}': {what}", rid, j)
-                    ok = False
-                elif ok and tier == "last_mile" and loc not in self.pickups:
-                    what = "unknown site" if loc not in self.tm.index else "not a pickup point"
-                    self.add("unknown_reference", f"{self._where(rid, j, loc)}: last-mile stop at '{loc}': {what}", rid, j)
-                    ok = False
-                if ok:
-                    stops.append(self._stop(rid, tier, j, st))
+                             f"{where}: a last-mile duty must start at a forward warehouse, not '{depot}'", did)
+            self.check_duty_sums(d, vt)
             if not ok:
                 continue
-            route = _Route(plan=r, id=rid, tier=tier, vt=vt, depot=depot, departure=float(r["departure"]), stops=stops)
-            self._time(route)
-            self.routes.append(route)
+            duty = _Duty(plan=d, id=did, tier=tier, vt=vt, depot=depot)
+            for t in d.trips:
+                trip = self._trip(duty, t)
+                if trip is not None:
+                    self._time(trip)
+                    duty.trips.append(trip)
+            self.duties.append(duty)
 
-    def _stop(self, rid: str, tier: str, j: int, st: dict) -> _Stop:
-        loc = st["location"]
+    def _trip(self, duty: _Duty, t: Trip) -> _Trip | None:
+        tid, tier = t.id, duty.tier
+        trip = _Trip(plan=t, id=tid, duty=duty, departure=float(t.departure), stops=[])
+        for j, st in enumerate(t.stops):
+            loc = st.location
+            if tier == "trunk" and loc not in self.forwards:
+                what = "unknown site" if loc not in self.tm.index else "not a forward warehouse"
+                self.add_at("unknown_reference", f"{_trip_where(tid, j, loc)}: trunk stop at '{loc}': {what}", trip, j)
+                return None
+            if tier == "last_mile" and loc not in self.pickups:
+                what = "unknown site" if loc not in self.tm.index else "not a pickup point"
+                self.add_at("unknown_reference", f"{_trip_where(tid, j, loc)}: last-mile stop at '{loc}': {what}",
+                            trip, j)
+                return None
+            trip.stops.append(self._stop(trip, j, st))
+        return trip
+
+    def _stop(self, trip: _Trip, j: int, st: Stop) -> _Stop:
+        loc = st.location
+        where = _trip_where(trip.id, j, loc)
         crates: dict[str, int] = {}
         kg: dict[str, float] = {}
         units: dict[str, int] = {}
-        if tier == "last_mile":
+        if trip.tier == "last_mile":
             pp = self.pickups[loc]
             window = (pp.window.open, pp.window.close)
+            if st.products is None:
+                self.add_at("load_mismatch", f"{where}: a last-mile stop must list the products handed over", trip, j)
             u_zone: dict[str, float] = defaultdict(float)
-            for pid, q in st["products"].items():
+            for pid, q in (st.products or {}).items():
                 prod = self.products.get(pid)
                 if prod is None:
-                    self.add("unknown_reference", f"{self._where(rid, j, loc)}: unknown product '{pid}'", rid, j)
+                    self.add_at("unknown_reference", f"{where}: unknown product '{pid}'", trip, j)
                     continue
                 if q < 0:
-                    self.add("load_mismatch", f"{self._where(rid, j, loc)}: negative units ({q}) of '{pid}'", rid, j)
+                    self.add_at("load_mismatch", f"{where}: negative units ({q}) of '{pid}'", trip, j)
                     continue
                 units[pid] = units.get(pid, 0) + q
             for pid, q in units.items():
@@ -464,16 +413,16 @@ class _Checker:
                 u_zone[prod.zone] += q / prod.units_per_crate
                 kg[prod.zone] = kg.get(prod.zone, 0.0) + q * prod.kg_per_unit
             for z, c in u_zone.items():
-                crates[z] = _crates(c, 1.0)
+                crates[z] = _crates(c)
         else:
             window = (self.pol.trunk_receiving.open, self.pol.trunk_receiving.close)
-            for z, v in self._known_zones(st["delivered"], rid, j, "delivered").items():
-                if v["crates"] < 0 or v["kg"] < 0 or v["crates"] != int(v["crates"]):
-                    self.add("load_mismatch",
-                             f"{self._where(rid, j, loc)}: delivered {z} must be a whole, non-negative number of crates "
-                             f"and non-negative kg, got {v['crates']} crates, {v['kg']} kg", rid, j)
-                crates[z] = max(int(v["crates"]), 0)
-                kg[z] = max(float(v["kg"]), 0.0)
+            for z, v in self._known_zones(st.delivered, where, trip.duty.id, trip.id, j, "delivered").items():
+                if v.crates < 0 or v.kg < 0:
+                    self.add_at("load_mismatch",
+                                f"{where}: delivered {z} must be a non-negative number of crates and kg, got "
+                                f"{v.crates} crates, {v.kg} kg", trip, j)
+                crates[z] = max(int(v.crates), 0)
+                kg[z] = max(float(v.kg), 0.0)
         return _Stop(plan=st, loc=loc, site=self.tm.index[loc], window=window, crates=crates, kg=kg, units=units)
 
     def _service_min(self, tier: str, s: _Stop) -> float:
@@ -485,89 +434,167 @@ class _Checker:
             return pol.locker_fixed_min + pol.locker_per_cell_min * n
         return pol.service_fixed_min + pol.service_per_crate_min * n
 
-    def _time(self, r: _Route) -> None:
-        tm, prof = self.tm, r.vt.speed_profile
-        t, prev = r.departure, tm.index[r.depot]
+    def _time(self, t: _Trip) -> None:
+        tm, prof = self.tm, t.vt.speed_profile
+        now, prev = t.departure, tm.index[t.depot]
         km_total = 0.0
-        for s in r.stops:
-            km, mins = tm.leg(prev, s.site, t, prof)
+        for s in t.stops:
+            km, mins = tm.leg(prev, s.site, now, prof)
             s.leg_km = km
             km_total += km
-            s.arrival = t + mins
+            s.arrival = now + mins
             s.start = max(s.arrival, s.window[0])
-            s.departure = s.start + self._service_min(r.tier, s)
-            t, prev = s.departure, s.site
-            self._out_of_zone(r, s)
-        km, mins = tm.leg(prev, tm.index[r.depot], t, prof)
-        r.km = km_total + km
-        r.ret = t + mins
+            s.departure = s.start + self._service_min(t.tier, s)
+            now, prev = s.departure, s.site
+            self._out_of_zone(t, s)
+        km, mins = tm.leg(prev, tm.index[t.depot], now, prof)
+        t.back_km = km
+        t.km = km_total + km
+        t.ret = now + mins
 
-    def _out_of_zone(self, r: _Route, s: _Stop) -> None:
-        comp = {c.zone for c in r.vt.compartments}
-        boxes = (not r.vt.refrigerated) and r.vt.insulated_box_minutes > 0
-        elapsed = s.arrival - r.departure
+    def _out_of_zone(self, t: _Trip, s: _Stop) -> None:
+        vt = t.vt
+        comp = {c.zone for c in vt.compartments}
+        boxes = (not vt.refrigerated) and vt.insulated_box_minutes > 0
+        elapsed = s.arrival - t.departure
         for z, n in s.crates.items():
             if n <= 0:
                 continue
-            if r.tier == "last_mile":
+            if t.tier == "last_mile":
                 prods = [self.products[p] for p in s.units if self.products[p].zone == z and s.units[p] > 0]
             else:  # trunk stops do not list products: the strictest product of the zone
                 prods = [p for p in self.s.products if p.zone == z]
             limit = min((p.max_minutes_out_of_zone for p in prods), default=math.inf)
-            if z in comp and (r.vt.refrigerated or z == "ambient"):
+            if z in comp and (vt.refrigerated or z == "ambient"):
                 s.out_min[z] = 0.0
             elif z in comp and z == "chilled" and boxes:
                 s.out_min[z] = elapsed
-                limit = min(limit, r.vt.insulated_box_minutes)
+                limit = min(limit, vt.insulated_box_minutes)
             else:  # no compartment of that zone (or frozen goods on an unrefrigerated vehicle)
                 s.out_min[z] = elapsed
             s.out_limit[z] = limit
 
-    # -- stage 2: per-route checks --------------------------------------------------
-    def check_route(self, r: _Route) -> None:
-        rp = r.plan
-        vt = r.vt
-        rid = r.id
+    # -- stage 2: per duty -----------------------------------------------------------------
+    def check_duty_sums(self, d: Duty, vt: VehicleType | None) -> None:
+        """A duty's figures are its trips' figures summed, its fixed cost paid once."""
+        did = d.id
+        n = max(1, len(d.trips))
+        km = sum(t.distance_km for t in d.trips)
+        if abs(d.distance_km - km) > KM_TOL * n:
+            self.add("cost_mismatch", f"duty {did}: distance_km is {d.distance_km} but its trips sum to {km:.3f} km",
+                     did)
+        hours = sum(t.duration_h for t in d.trips)
+        if abs(d.duration_h - hours) > TIME_TOL_MIN / 60.0 * n:
+            self.add("time_mismatch", f"duty {did}: duration_h is {d.duration_h} but its trips sum to {hours:.4f} h",
+                     did)
+        exp = {
+            "distance": sum(t.cost.distance for t in d.trips),
+            "time": sum(t.cost.time for t in d.trips),
+        }
+        if vt is not None:
+            exp["fixed"] = vt.fixed_cost
+            exp["total"] = vt.fixed_cost + sum(t.cost.total for t in d.trips)
+        for k, v in exp.items():
+            got = getattr(d.cost, k)
+            if abs(got - v) > RMB_TOL * (1 if k == "fixed" else n):
+                why = (f"the fixed cost of '{vt.id}', paid once per duty" if k == "fixed"
+                       else ("the fixed cost + its trips' totals" if k == "total" else f"its trips' cost.{k} summed"))
+                self.add("cost_mismatch", f"duty {did}: cost.{k} is {got} but should be {v:.2f} RMB ({why})", did)
+
+    def check_duty(self, d: _Duty) -> None:
+        """Trips of one vehicle: in time order, never overlapping, a reload between two, in the shift."""
+        reported = d.trips
+        for a, b in zip(reported, reported[1:]):
+            if b.departure < a.departure:
+                self.add_at("time_mismatch",
+                            f"duty {d.id}: trip {b.id} (departs {_clock(b.departure)}) is listed after trip {a.id} "
+                            f"(departs {_clock(a.departure)}); list a duty's trips in time order", b)
+        pol = self.pol
+        ordered = sorted(reported, key=lambda t: t.departure)
+        for a, b in zip(ordered, ordered[1:]):
+            crates = sum(b.load()[0].values())
+            reload = pol.reload_fixed_min + pol.reload_per_crate_min * crates
+            if b.departure < a.ret - LIMIT_TOL_MIN:
+                self.add_at("trips_overlap",
+                            f"trip {b.id}: departs at {_clock(b.departure)} but the vehicle is back from trip {a.id} "
+                            f"only at {_clock(a.ret)} (recomputed)", b)
+            elif b.departure < a.ret + reload - LIMIT_TOL_MIN:
+                self.add_at("reload_too_short",
+                            f"trip {b.id}: departs at {_clock(b.departure)}, {b.departure - a.ret:.1f} min after trip "
+                            f"{a.id} returns ({_clock(a.ret)}), but reloading {_n(crates, 'crate')} takes "
+                            f"{reload:.1f} min (policies.reload_fixed_min {pol.reload_fixed_min:g} + "
+                            f"reload_per_crate_min {pol.reload_per_crate_min:g} × crates)", b)
+
+    # -- stage 3: per trip -------------------------------------------------------------
+    def check_trip(self, t: _Trip) -> None:
+        tp = t.plan
+        vt = t.vt
+        tid = t.id
+        where = _trip_where(tid)
         # shift
-        if r.departure < vt.shift.open - LIMIT_TOL_MIN:
-            self.add("shift_exceeded",
-                     f"route {rid}: departs at {_clock(r.departure)}, before the shift of '{vt.id}' opens "
-                     f"({_clock(vt.shift.open)})", rid)
-        if r.ret > vt.shift.close + LIMIT_TOL_MIN:
-            self.add("shift_exceeded",
-                     f"route {rid}: returns at {_clock(r.ret)} (recomputed), after the shift of '{vt.id}' closes "
-                     f"({_clock(vt.shift.close)})", rid)
+        if t.departure < vt.shift.open - LIMIT_TOL_MIN:
+            self.add_at("shift_exceeded",
+                        f"{where}: departs at {_clock(t.departure)}, before the shift of '{vt.id}' opens "
+                        f"({_clock(vt.shift.open)})", t)
+        if t.ret > vt.shift.close + LIMIT_TOL_MIN:
+            self.add_at("shift_exceeded",
+                        f"{where}: returns at {_clock(t.ret)} (recomputed), after the shift of '{vt.id}' closes "
+                        f"({_clock(vt.shift.close)})", t)
         # departure policy: trunk trucks leave at trunk_departure at the earliest; last-mile
         # vehicles when the warehouse dispatches (goods sorted, cold room opened)
-        if r.tier == "trunk":
+        if t.tier == "trunk":
             earliest, what = self.pol.trunk_departure, "policies.trunk_departure"
         else:
-            fw = self.forwards.get(rp["depot"])
+            fw = self.forwards.get(t.depot)
             override = fw.dispatch if fw is not None else None
             earliest = override if override is not None else self.pol.last_mile_dispatch
             what = "the forward warehouse's dispatch time"
-        if r.departure < earliest - LIMIT_TOL_MIN:
-            self.add("early_departure",
-                     f"route {rid}: departs at {_clock(r.departure)}, before {what} ({_clock(earliest)})", rid)
-        # route-level times
-        self._cmp_time(rid, None, "return", rp["return"], r.ret)
-        if abs(rp["duration_h"] - r.duration_h) > TIME_TOL_MIN / 60.0:
-            self.add("time_mismatch",
-                     f"route {rid}: duration_h is {rp['duration_h']} but (return - departure) / 60 = {r.duration_h:.4f}",
-                     rid)
+        if t.departure < earliest - LIMIT_TOL_MIN:
+            self.add_at("early_departure",
+                        f"{where}: departs at {_clock(t.departure)}, before {what} ({_clock(earliest)})", t)
+        # trip-level times
+        self._cmp_time(t, None, "return", tp.return_, t.ret)
+        for key, text, value in (("departure_hhmm", tp.departure_hhmm, t.departure),
+                                 ("return_hhmm", tp.return_hhmm, t.ret)):
+            if text is not None:
+                m = _hhmm_minutes(text)
+                if m is None or abs(m - value) > 1.0:
+                    self.add_at("time_mismatch", f"{where}: {key} is {text!r} but the time is {_clock(value)}", t)
+        if abs(tp.duration_h - t.duration_h) > TIME_TOL_MIN / 60.0:
+            self.add_at("time_mismatch",
+                        f"{where}: duration_h is {tp.duration_h} but (return - departure) / 60 = {t.duration_h:.4f}", t)
         # distance and cost
-        if abs(rp["distance_km"] - r.km) > KM_TOL:
-            self.add("cost_mismatch", f"route {rid}: distance_km is {rp['distance_km']} but the legs sum to {r.km:.3f} km",
-                     rid)
-        cost = r.cost()
-        for k in COST_KEYS:
-            if abs(rp["cost"][k] - cost[k]) > RMB_TOL:
-                self.add("cost_mismatch",
-                         f"route {rid}: cost.{k} is {rp['cost'][k]} but should be {cost[k]:.2f} RMB "
-                         f"(fixed {vt.fixed_cost:g} + {vt.cost_per_km:g}/km × {r.km:.3f} km + "
-                         f"{vt.cost_per_hour:g}/h × {r.duration_h:.4f} h)", rid)
+        if abs(tp.distance_km - t.km) > KM_TOL:
+            self.add_at("cost_mismatch",
+                        f"{where}: distance_km is {tp.distance_km} but the legs (the way back included) sum to "
+                        f"{t.km:.3f} km", t)
+        if abs(tp.return_leg_km - t.back_km) > KM_TOL:
+            self.add_at("cost_mismatch",
+                        f"{where}: return_leg_km is {tp.return_leg_km} but the way back to '{t.depot}' is "
+                        f"{t.back_km:.3f} km", t)
+        cost = t.cost()
+        for k in ("distance", "time", "total"):
+            got = getattr(tp.cost, k)
+            if abs(got - cost[k]) > RMB_TOL:
+                self.add_at("cost_mismatch",
+                            f"{where}: cost.{k} is {got} but should be {cost[k]:.2f} RMB "
+                            f"({vt.cost_per_km:g}/km × {t.km:.3f} km + {vt.cost_per_hour:g}/h × "
+                            f"{t.duration_h:.4f} h; the fixed cost is the duty's)", t)
         # load and capacity
-        load_c, load_kg = r.load()
+        load_c, load_kg = t.load()
+        self._check_capacity(t, load_c, load_kg)
+        kg_tol = KG_TOL if t.tier == "last_mile" else KG_TOL * max(1, len(t.stops))
+        self._cmp_loads(t, None, "", "load_at_departure", tp.load_at_departure, load_c, load_kg, kg_tol)
+        left_c, left_kg = dict(load_c), dict(load_kg)
+        for j, s in enumerate(t.stops):
+            for z in ZONES:
+                left_c[z] = left_c.get(z, 0) - s.crates.get(z, 0)
+                left_kg[z] = left_kg.get(z, 0.0) - s.kg.get(z, 0.0)
+            self._check_stop(t, j, s)
+            self._cmp_loads(t, j, s.loc, "load_after", s.plan.load_after, left_c, left_kg, kg_tol)
+
+    def _check_capacity(self, t: _Trip, load_c: dict[str, int], load_kg: dict[str, float]) -> None:
+        vt, where = t.vt, _trip_where(t.id)
         comp = {c.zone: c for c in vt.compartments}
         for z in ZONES:
             if load_c.get(z, 0) <= 0 and load_kg.get(z, 0.0) <= 0:
@@ -576,152 +603,173 @@ class _Checker:
             if c is None:
                 continue  # reported per stop as wrong_temperature_zone
             if load_c[z] > c.crates:
-                self.add("over_capacity",
-                         f"route {rid}: leaves with {load_c[z]} {z} crates but '{vt.id}' holds {c.crates}", rid)
+                self.add_at("over_capacity",
+                            f"{where}: leaves with {load_c[z]} {z} crates but '{vt.id}' holds {c.crates}", t)
             if load_kg[z] > c.kg + KG_TOL:
-                self.add("over_capacity",
-                         f"route {rid}: leaves with {load_kg[z]:.1f} kg of {z} goods but '{vt.id}' takes {c.kg:g} kg", rid)
+                self.add_at("over_capacity",
+                            f"{where}: leaves with {load_kg[z]:.1f} kg of {z} goods but '{vt.id}' takes {c.kg:g} kg", t)
         mt = vt.movable_total
-        if mt is not None:  # movable partitions: the zones together share the body
-            tot_c, tot_kg = sum(load_c.values()), sum(load_kg.values())
-            if tot_c > mt.crates:
-                self.add("over_capacity", f"route {rid}: leaves with {tot_c} crates in all but the movable-partition "
-                                          f"body of '{vt.id}' holds {mt.crates}", rid)
-            if tot_kg > mt.kg + KG_TOL:
-                self.add("over_capacity", f"route {rid}: leaves with {tot_kg:.1f} kg in all but '{vt.id}' takes "
-                                          f"{mt.kg:g} kg", rid)
-        kg_tol = KG_TOL if r.tier == "last_mile" else KG_TOL * max(1, len(r.stops))
-        self._cmp_loads(rid, None, "", "load_at_departure", rp["load_at_departure"], load_c, load_kg, kg_tol)
-        left_c, left_kg = dict(load_c), dict(load_kg)
-        for j, s in enumerate(r.stops):
-            for z in ZONES:
-                left_c[z] = left_c.get(z, 0) - s.crates.get(z, 0)
-                left_kg[z] = left_kg.get(z, 0.0) - s.kg.get(z, 0.0)
-            self._check_stop(r, j, s)
-            self._cmp_loads(rid, j, s.loc, "load_after", s.plan["load_after"], left_c, left_kg, kg_tol)
+        if mt is None:
+            return
+        # movable partitions: the zones together share the body, split as the trip reports
+        tot_c, tot_kg = sum(load_c.values()), sum(load_kg.values())
+        if tot_c > mt.crates:
+            self.add_at("over_capacity", f"{where}: leaves with {tot_c} crates in all but the movable-partition "
+                                         f"body of '{vt.id}' holds {mt.crates}", t)
+        if tot_kg > mt.kg + KG_TOL:
+            self.add_at("over_capacity", f"{where}: leaves with {tot_kg:.1f} kg in all but '{vt.id}' takes "
+                                         f"{mt.kg:g} kg", t)
+        split = t.plan.compartments
+        if split is None:
+            self.add_at("load_mismatch", f"{where}: '{vt.id}' has movable partitions but the trip reports no "
+                                         f"compartments split", t)
+            return
+        split = self._known_zones(split, where, t.duty.id, t.id, None, "compartments")
+        if sum(split.values()) > mt.crates:
+            self.add_at("over_capacity", f"{where}: the compartments split takes {sum(split.values())} crates but the "
+                                         f"body of '{vt.id}' holds {mt.crates}", t)
+        for z, n in load_c.items():
+            if n > 0 and z in comp and n > split.get(z, 0):
+                self.add_at("over_capacity", f"{where}: leaves with {n} {z} crates but its {z} compartment is split "
+                                             f"to {split.get(z, 0)}", t)
 
-    def _cmp_time(self, rid: str, j: int | None, key: str, reported: float, expected: float, loc: str = "") -> None:
-        if abs(reported - expected) > TIME_TOL_MIN:
-            where = self._where(rid, j, loc)
-            self.add("time_mismatch", f"{where}: {key} is {_fmt(reported)} but recomputes to {_fmt(expected)}", rid, j)
+    def _cmp_time(self, t: _Trip, j: int | None, key: str, reported: float | None, expected: float,
+                  loc: str = "") -> None:
+        where = _trip_where(t.id, j, loc)
+        if reported is None:
+            self.add_at("time_mismatch", f"{where}: {key} is missing (recomputes to {_fmt(expected)})", t, j)
+        elif abs(reported - expected) > TIME_TOL_MIN:
+            self.add_at("time_mismatch", f"{where}: {key} is {_fmt(reported)} but recomputes to {_fmt(expected)}", t, j)
 
-    def _cmp_loads(self, rid: str, j: int | None, loc: str, what: str, reported: dict, crates: dict, kg: dict,
-                   kg_tol: float) -> None:
-        rep = self._known_zones(reported, rid, j, what)
-        where = self._where(rid, j, loc)
+    def _cmp_loads(self, t: _Trip, j: int | None, loc: str, what: str, reported: dict[str, ZoneLoad],
+                   crates: dict[str, int], kg: dict[str, float], kg_tol: float) -> None:
+        where = _trip_where(t.id, j, loc)
+        rep = self._known_zones(reported, where, t.duty.id, t.id, j, what)
         for z in ZONES:
-            rc = rep.get(z, {}).get("crates", 0)
-            rk = rep.get(z, {}).get("kg", 0.0)
+            rc = rep[z].crates if z in rep else 0
+            rk = rep[z].kg if z in rep else 0.0
             ec, ek = crates.get(z, 0), kg.get(z, 0.0)
             if rc != ec:
-                self.add("load_mismatch", f"{where}: {what} has {rc} {z} crates but the deliveries make {ec}", rid, j)
+                self.add_at("load_mismatch", f"{where}: {what} has {rc} {z} crates but the deliveries make {ec}", t, j)
             elif abs(rk - ek) > kg_tol:
-                self.add("load_mismatch", f"{where}: {what} has {rk} kg of {z} goods but the deliveries make {ek:.3f}",
-                         rid, j)
+                self.add_at("load_mismatch", f"{where}: {what} has {rk} kg of {z} goods but the deliveries make "
+                                             f"{ek:.3f}", t, j)
 
-    def _check_stop(self, r: _Route, j: int, s: _Stop) -> None:
-        rid, sp, loc = r.id, s.plan, s.loc
-        where = self._where(rid, j, loc)
-        vt = r.vt
+    def _check_stop(self, t: _Trip, j: int, s: _Stop) -> None:
+        sp, loc = s.plan, s.loc
+        where = _trip_where(t.id, j, loc)
+        vt = t.vt
         # window
         if s.arrival > s.window[1] + LIMIT_TOL_MIN:
-            what = "the trunk receiving window" if r.tier == "trunk" else "its window"
-            self.add("late", f"{where}: arrives at {_clock(s.arrival)}, after {what} closes ({_clock(s.window[1])})",
-                     rid, j)
+            what = "the trunk receiving window" if t.tier == "trunk" else "its window"
+            self.add_at("late", f"{where}: arrives at {_clock(s.arrival)}, after {what} closes ({_clock(s.window[1])})",
+                        t, j)
         # reported times
-        self._cmp_time(rid, j, "arrival", sp["arrival"], s.arrival, loc)
-        self._cmp_time(rid, j, "start", sp["start"], s.start, loc)
-        self._cmp_time(rid, j, "departure", sp["departure"], s.departure, loc)
-        hhmm = sp.get("arrival_hhmm")
-        if hhmm is not None:
-            ok = isinstance(hhmm, str) and len(hhmm.split(":")) == 2 and all(x.isdigit() for x in hhmm.split(":"))
-            if not ok or abs(int(hhmm.split(":")[0]) * 60 + int(hhmm.split(":")[1]) - s.arrival) > 1.0:
-                self.add("time_mismatch", f"{where}: arrival_hhmm is {hhmm!r} but the arrival is {_clock(s.arrival)}",
-                         rid, j)
-        if abs(sp["leg_km"] - s.leg_km) > KM_TOL:
-            self.add("cost_mismatch", f"{where}: leg_km is {sp['leg_km']} but recomputes to {s.leg_km:.3f}", rid, j)
-        elapsed = s.arrival - r.departure
-        if r.tier == "last_mile":
-            self._cmp_time(rid, j, "minutes_since_cold_room", sp["minutes_since_cold_room"], elapsed, loc)
-        rep_out = self._known_zones(sp["minutes_out_of_zone"], rid, j, "minutes_out_of_zone")
+        self._cmp_time(t, j, "arrival", sp.arrival, s.arrival, loc)
+        self._cmp_time(t, j, "start", sp.start, s.start, loc)
+        self._cmp_time(t, j, "departure", sp.departure, s.departure, loc)
+        if sp.arrival_hhmm is not None:
+            m = _hhmm_minutes(sp.arrival_hhmm)
+            if m is None or abs(m - s.arrival) > 1.0:
+                self.add_at("time_mismatch", f"{where}: arrival_hhmm is {sp.arrival_hhmm!r} but the arrival is "
+                                             f"{_clock(s.arrival)}", t, j)
+        if abs(sp.leg_km - s.leg_km) > KM_TOL:
+            self.add_at("cost_mismatch", f"{where}: leg_km is {sp.leg_km} but recomputes to {s.leg_km:.3f}", t, j)
+        elapsed = s.arrival - t.departure
+        if t.tier == "last_mile":
+            self._cmp_time(t, j, "minutes_since_cold_room", sp.minutes_since_cold_room, elapsed, loc)
+        rep_out = self._known_zones(sp.minutes_out_of_zone, where, t.duty.id, t.id, j, "minutes_out_of_zone")
         for z, m in s.out_min.items():
-            self._cmp_time(rid, j, f"minutes_out_of_zone.{z}", rep_out.get(z, 0.0), m, loc)
-        # promise
-        cold = any(s.crates.get(z, 0) > 0 for z in ("frozen", "chilled"))
-        if r.tier == "last_mile" and cold and elapsed > self.pol.promise_minutes + LIMIT_TOL_MIN:
-            self.add("promise_exceeded",
-                     f"{where}: chilled/frozen goods arrive {elapsed:.1f} min after leaving the cold room "
-                     f"(promise {self.pol.promise_minutes:g} min)", rid, j)
+            self._cmp_time(t, j, f"minutes_out_of_zone.{z}", rep_out.get(z, 0.0), m, loc)
+        # promise: from this trip's departure from the cold room
+        cold = any(s.crates.get(z, 0) > 0 for z in COLD)
+        if t.tier == "last_mile" and cold and elapsed > self.pol.promise_minutes + LIMIT_TOL_MIN:
+            self.add_at("promise_exceeded",
+                        f"{where}: chilled/frozen goods arrive {elapsed:.1f} min after the trip left the cold room "
+                        f"(promise {self.pol.promise_minutes:g} min)", t, j)
         # temperature zones
         comp = {c.zone for c in vt.compartments}
         for z, n in s.crates.items():
             if n <= 0:
                 continue
             if z not in comp:
-                self.add("wrong_temperature_zone",
-                         f"{where}: delivers {_n(n, z + ' crate')} but '{vt.id}' has no {z} compartment", rid, j)
+                self.add_at("wrong_temperature_zone",
+                            f"{where}: delivers {_n(n, z + ' crate')} but '{vt.id}' has no {z} compartment", t, j)
             elif z == "frozen" and not vt.refrigerated:
-                self.add("wrong_temperature_zone",
-                         f"{where}: delivers frozen goods from '{vt.id}', which is not refrigerated", rid, j)
+                self.add_at("wrong_temperature_zone",
+                            f"{where}: delivers frozen goods from '{vt.id}', which is not refrigerated", t, j)
             if s.out_min.get(z, 0.0) > s.out_limit.get(z, math.inf) + LIMIT_TOL_MIN:
-                self.add("out_of_zone_limit",
-                         f"{where}: {z} goods spent {s.out_min[z]:.1f} min out of their zone "
-                         f"(limit {s.out_limit[z]:g} min)", rid, j)
+                self.add_at("out_of_zone_limit",
+                            f"{where}: {z} goods spent {s.out_min[z]:.1f} min out of their zone "
+                            f"(limit {s.out_limit[z]:g} min)", t, j)
         # delivered vs products (last mile)
-        if r.tier == "last_mile":
-            rep = self._known_zones(sp["delivered"], rid, j, "delivered")
+        if t.tier == "last_mile":
+            rep = self._known_zones(sp.delivered, where, t.duty.id, t.id, j, "delivered")
             for z in ZONES:
-                rc = rep.get(z, {}).get("crates", 0)
-                rk = rep.get(z, {}).get("kg", 0.0)
+                rc = rep[z].crates if z in rep else 0
+                rk = rep[z].kg if z in rep else 0.0
                 ec, ek = s.crates.get(z, 0), s.kg.get(z, 0.0)
                 if rc != ec:
                     if ec == 0 and rc > 0:
                         why = f"none of the products handed over here is {z}"
                     else:
                         why = f"its {z} products make ceil(Σ units / units_per_crate) = {ec}"
-                    self.add("load_mismatch", f"{where}: delivered has {rc} {z} crates but {why}", rid, j)
+                    self.add_at("load_mismatch", f"{where}: delivered has {rc} {z} crates but {why}", t, j)
                 elif abs(rk - ek) > KG_TOL:
-                    self.add("load_mismatch",
-                             f"{where}: delivered has {rk} kg of {z} goods but its products weigh {ek:.3f} kg", rid, j)
+                    self.add_at("load_mismatch",
+                                f"{where}: delivered has {rk} kg of {z} goods but its products weigh {ek:.3f} kg", t, j)
 
-    # -- stage 3: cross-route checks ---------------------------------------------------
+    # -- stage 4: across trips ---------------------------------------------------------
+    def trips(self) -> list[_Trip]:
+        return [t for d in self.duties for t in d.trips]
+
     def check_network(self) -> None:
         s = self.s
         delivered: dict[tuple[str, str], int] = defaultdict(int)  # (pickup, product) → units
-        served_from: dict[str, dict[str, str]] = defaultdict(dict)  # pickup → fw → first route id
+        served_from: dict[str, dict[str, str]] = defaultdict(dict)  # pickup → fw → first trip id
         cells_used: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
-        cells_visits: dict[str, list[tuple[str, int, dict[str, int]]]] = defaultdict(list)
+        cells_visits: dict[str, list[tuple[_Trip, int, dict[str, int]]]] = defaultdict(list)
         fw_out: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
         trunk_in: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
-        trunk_done: dict[str, list[tuple[str, float, str, int]]] = defaultdict(list)  # fw → (zone, end, route, stop)
+        # fw → zone → [(end of unloading, crates, trip, stop)]
+        trunk_done: dict[str, dict[str, list[tuple[float, int, _Trip, int]]]] = defaultdict(lambda: defaultdict(list))
+        # fw → zone → [(departure, crates, trip)]
+        lm_out: dict[str, dict[str, list[tuple[float, int, _Trip]]]] = defaultdict(lambda: defaultdict(list))
         central_units: dict[tuple[str, str], int] = defaultdict(int)
 
-        for r in self.routes:
-            if r.tier == "trunk":
-                for j, st in enumerate(r.stops):
+        for t in self.trips():
+            if t.tier == "trunk":
+                for j, st in enumerate(t.stops):
                     for z, n in st.crates.items():
                         if n > 0:
                             trunk_in[st.loc][z] += n
-                            trunk_done[st.loc].append((z, st.departure, r.id, j))
-                    if r.depot in self.centrals and self.central_of(st.loc) != r.depot:
-                        self.add("wrong_warehouse",
-                                 f"{self._where(r, j, st.loc)}: '{st.loc}' is supplied by "
-                                 f"'{self.central_of(st.loc)}', not by '{r.depot}'", r.id, j)
+                            trunk_done[st.loc][z].append((st.departure, n, t, j))
+                    if t.depot in self.centrals and self.central_of(st.loc) != t.depot:
+                        self.add_at("wrong_warehouse",
+                                    f"{_trip_where(t.id, j, st.loc)}: '{st.loc}' is supplied by "
+                                    f"'{self.central_of(st.loc)}', not by '{t.depot}'", t, j)
                 continue
-            fw = r.depot if r.depot in self.forwards else None
-            for j, st in enumerate(r.stops):
+            fw = t.depot if t.depot in self.forwards else None
+            trip_c: dict[str, int] = defaultdict(int)
+            for j, st in enumerate(t.stops):
                 for pid, q in st.units.items():
                     delivered[(st.loc, pid)] += q
                     if fw is not None:
                         central_units[(self.central_of(fw), pid)] += q
                 if fw is not None and st.units:
-                    served_from[st.loc].setdefault(fw, r.id)
-                    for z, n in st.crates.items():
+                    served_from[st.loc].setdefault(fw, t.id)
+                for z, n in st.crates.items():
+                    trip_c[z] += n
+                    if fw is not None:
                         fw_out[fw][z] += n
                 if self.pickups[st.loc].kind == "locker":
                     for z, n in st.crates.items():
                         cells_used[st.loc][z] += n
-                    cells_visits[st.loc].append((r.id, j, st.crates))
+                    cells_visits[st.loc].append((t, j, st.crates))
+            if fw is not None:
+                for z, n in trip_c.items():
+                    if n > 0:
+                        lm_out[fw][z].append((t.departure, n, t))
 
         # demand
         demand: dict[tuple[str, str], int] = defaultdict(int)
@@ -729,22 +777,22 @@ class _Checker:
             for pid, q in d.items.items():
                 demand[(d.pickup_point, pid)] += q
         unserved: dict[tuple[str, str], int] = defaultdict(int)
-        for i, u in enumerate(self.plan["unserved"]):
+        for i, u in enumerate(self.plan.unserved):
             bad = False
-            if u["pickup_point"] not in self.pickups:
-                self.add("unknown_reference", f"unserved[{i}]: unknown pickup point '{u['pickup_point']}'")
+            if u.pickup_point not in self.pickups:
+                self.add("unknown_reference", f"unserved[{i}]: unknown pickup point '{u.pickup_point}'")
                 bad = True
-            if u["product"] not in self.products:
-                self.add("unknown_reference", f"unserved[{i}]: unknown product '{u['product']}'")
+            if u.product not in self.products:
+                self.add("unknown_reference", f"unserved[{i}]: unknown product '{u.product}'")
                 bad = True
-            if u["reason"] not in UNSERVED_REASONS:
+            if u.reason not in UNSERVED_REASONS:
                 self.add("unknown_reference",
-                         f"unserved[{i}]: unknown reason '{u['reason']}' (one of {', '.join(sorted(UNSERVED_REASONS))})")
-            if u["units"] < 0:
-                self.add("demand_mismatch", f"unserved[{i}]: negative units ({u['units']})")
+                         f"unserved[{i}]: unknown reason '{u.reason}' (one of {', '.join(sorted(UNSERVED_REASONS))})")
+            if u.units < 0:
+                self.add("demand_mismatch", f"unserved[{i}]: negative units ({u.units})")
                 bad = True
             if not bad:
-                unserved[(u["pickup_point"], u["product"])] += u["units"]
+                unserved[(u.pickup_point, u.product)] += u.units
         for key in sorted(set(demand) | set(delivered) | set(unserved)):
             want, got, miss = demand.get(key, 0), delivered.get(key, 0), unserved.get(key, 0)
             if got + miss != want:
@@ -763,16 +811,16 @@ class _Checker:
                              f"central warehouse '{cw}', product '{pid}': {q} units delivered but only "
                              f"{stock.get((cw, pid), 0)} in stock")
 
-        # lockers
+        # lockers: cells over all visits that night
         for pp, used in cells_used.items():
             cells = self.pickups[pp].cells or {}
             for z, n in used.items():
                 if n > cells.get(z, 0):
-                    visits = [(rid, j, c[z]) for rid, j, c in cells_visits[pp] if c.get(z, 0) > 0]
-                    listing = ", ".join(f"route {rid} stop {j + 1}: {k}" for rid, j, k in visits)
-                    self.add("locker_cells_exceeded",
-                             f"locker '{pp}': {_n(n, z + ' crate')} handed over ({listing}) but it has "
-                             f"{_n(cells.get(z, 0), z + ' cell')}", visits[0][0], visits[0][1])
+                    visits = [(t, j, c[z]) for t, j, c in cells_visits[pp] if c.get(z, 0) > 0]
+                    listing = ", ".join(f"trip {t.id} stop {j + 1}: {k}" for t, j, k in visits)
+                    self.add_at("locker_cells_exceeded",
+                                f"locker '{pp}': {_n(n, z + ' crate')} handed over ({listing}) but it has "
+                                f"{_n(cells.get(z, 0), z + ' cell')}", visits[0][0], visits[0][1])
 
         # forward warehouse capacity and trunk supply
         for fw, zones in fw_out.items():
@@ -780,34 +828,25 @@ class _Checker:
             for z, n in zones.items():
                 if z in cap and n > cap[z]:
                     self.add("warehouse_capacity",
-                             f"forward warehouse '{fw}': its last-mile routes carry {n} {z} crates, capacity {cap[z]}")
+                             f"forward warehouse '{fw}': its last-mile trips carry {n} {z} crates, capacity {cap[z]}")
                 if n > trunk_in[fw].get(z, 0):
                     self.add("trunk_shortfall",
-                             f"forward warehouse '{fw}': last-mile routes carry {n} {z} crates but trunk routes "
+                             f"forward warehouse '{fw}': last-mile trips carry {n} {z} crates but trunk trips "
                              f"deliver {trunk_in[fw].get(z, 0)}")
-        for r in self.routes:
-            if r.tier != "last_mile" or r.depot not in self.forwards:
-                continue
-            zones = {z for st in r.stops for z, n in st.crates.items() if n > 0}
-            late = [(z, end, tr, tj) for (z, end, tr, tj) in trunk_done[r.depot]
-                    if z in zones and end > r.departure + LIMIT_TOL_MIN]
-            if late:
-                z, end, tr, tj = max(late, key=lambda x: x[1])
-                self.add("trunk_late",
-                         f"route {r.id}: departs at {_clock(r.departure)} but trunk route {tr} (stop {tj + 1}) finishes "
-                         f"unloading {z} goods at '{r.depot}' only at {_clock(end)}", r.id)
+        self._check_trunk_late(trunk_done, lm_out)
 
         # pickup → forward warehouse
-        assignment = self.plan.get("assignment") or {}
+        assignment = self.plan.assignment
         for pp, fws in served_from.items():
             pin = self.pickups[pp].forward_warehouse
             if len(fws) > 1:
-                listing = ", ".join(f"'{f}' (route {rid})" for f, rid in fws.items())
+                listing = ", ".join(f"'{f}' (trip {tid})" for f, tid in fws.items())
                 self.add("wrong_warehouse", f"pickup point '{pp}' is served from several forward warehouses: {listing}")
-            for f, rid in fws.items():
+            for f, tid in fws.items():
                 if pin is not None and f != pin:
-                    self.add("wrong_warehouse",
-                             f"pickup point '{pp}' is pinned to '{pin}' but route {rid} serves it from '{f}'", rid)
+                    t = next(x for x in self.trips() if x.id == tid)
+                    self.add_at("wrong_warehouse",
+                                f"pickup point '{pp}' is pinned to '{pin}' but trip {tid} serves it from '{f}'", t)
             if pp in assignment and assignment[pp] not in fws:
                 self.add("wrong_warehouse",
                          f"assignment says pickup point '{pp}' → '{assignment[pp]}' but it is served from "
@@ -823,35 +862,64 @@ class _Checker:
 
         self._delivered = delivered
 
-    # -- stage 4: KPIs -------------------------------------------------------------------
-    def check_kpis(self) -> None:
+    def _check_trunk_late(self, trunk_done: dict, lm_out: dict) -> None:
+        """By each last-mile departure, the trunk must have unloaded at the warehouse at least the
+        crates of each zone that its last-mile trips have taken out so far (up to what the trunk
+        delivers at all: a plain shortage is ``trunk_shortfall``)."""
+        for fw, zones in lm_out.items():
+            for z, outs in zones.items():
+                ins = sorted(trunk_done[fw][z], key=lambda x: x[0])
+                total_in = sum(n for _, n, _, _ in ins)
+                for dep, _, t in sorted(outs, key=lambda x: x[0]):
+                    taken = sum(n for d, n, _ in outs if d <= dep + LIMIT_TOL_MIN)
+                    arrived = sum(n for end, n, _, _ in ins if end <= dep + LIMIT_TOL_MIN)
+                    if min(taken, total_in) <= arrived:
+                        continue
+                    later = next((x for x in ins if x[0] > dep + LIMIT_TOL_MIN), None)
+                    tail = ""
+                    if later is not None:
+                        tail = (f" (trunk trip {later[2].id} stop {later[3] + 1} finishes unloading {later[1]} more at "
+                                f"{_clock(later[0])})")
+                    self.add_at("trunk_late",
+                                f"trip {t.id}: departs at {_clock(dep)} with {z} goods, but by then trunk trips have "
+                                f"unloaded {arrived} {z} crates at '{fw}' and its last-mile trips take {taken}{tail}",
+                                t)
+
+    # -- stage 5: KPIs -------------------------------------------------------------------
+    def expected_kpis(self) -> dict[str, Any]:
         s, plan = self.s, self.plan
-        routes = plan["routes"]
-        rep = plan["kpis"]
-        demand: dict[str, dict[str, int]] = defaultdict(dict)
+        duties = plan.duties
         orders: dict[str, int] = defaultdict(int)
+        ordered: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
         for d in s.demand:
             orders[d.pickup_point] += d.orders
             for pid, q in d.items.items():
-                demand[d.pickup_point][pid] = demand[d.pickup_point].get(pid, 0) + q
+                ordered[d.pickup_point][pid] += q
         delivered = self._delivered
         orders_total = sum(orders.values())
-        orders_served = sum(
-            n for pp, n in orders.items()
-            if all(delivered.get((pp, pid), 0) >= q for pid, q in demand.get(pp, {}).items())
-        )
-        # sums over the plan's own route figures (each one is checked against the recomputation)
-        cost = sum(r["cost"]["total"] for r in routes)
+        orders_served = 0.0
+        orders_complete = 0
+        for pp, n in orders.items():
+            want = ordered.get(pp, {})
+            units = sum(want.values())
+            got = sum(min(delivered.get((pp, pid), 0), q) for pid, q in want.items())
+            orders_served += n * (got / units if units else 1.0)
+            if all(delivered.get((pp, pid), 0) >= q for pid, q in want.items()):
+                orders_complete += n
+        units_total = sum(q for want in ordered.values() for q in want.values())
+        units_served = sum(delivered.values())
+        # sums over the plan's own duty figures (each one is checked against its trips)
+        cost = sum(d.cost.total for d in duties)
         stops = ok_stops = 0
         crates = ok_crates = 0
         sales = 0.0
-        for r in self.routes:
-            if r.tier != "last_mile":
+        for t in self.trips():
+            if t.tier != "last_mile":
                 continue
-            for st in r.stops:
+            for st in t.stops:
                 stops += 1
-                elapsed = st.arrival - r.departure
-                cold = any(st.crates.get(z, 0) > 0 for z in ("frozen", "chilled"))
+                elapsed = st.arrival - t.departure
+                cold = any(st.crates.get(z, 0) > 0 for z in COLD)
                 if st.arrival <= st.window[1] + LIMIT_TOL_MIN and not (
                     cold and elapsed > self.pol.promise_minutes + LIMIT_TOL_MIN
                 ):
@@ -862,100 +930,212 @@ class _Checker:
                         ok_crates += n
                 for pid, q in st.units.items():
                     sales += q * self.products[pid].price
-        expected: dict[str, Any] = {
-            "vehicles": len(routes),
-            "trunk_vehicles": sum(r["tier"] == "trunk" for r in routes),
-            "last_mile_vehicles": sum(r["tier"] == "last_mile" for r in routes),
-            "distance_km": sum(r["distance_km"] for r in routes),
-            "duration_h": sum(r["duration_h"] for r in routes),
+        n_trips = {tier: sum(len(d.trips) for d in duties if d.tier == tier) for tier in TIERS}
+        return {
+            "vehicles": len(duties),
+            "trunk_vehicles": sum(d.tier == "trunk" for d in duties),
+            "last_mile_vehicles": sum(d.tier == "last_mile" for d in duties),
+            "trips": sum(len(d.trips) for d in duties),
+            "trunk_trips": n_trips["trunk"],
+            "last_mile_trips": n_trips["last_mile"],
+            "distance_km": sum(d.distance_km for d in duties),
+            "duration_h": sum(d.duration_h for d in duties),
             "cost": cost,
             "orders_total": orders_total,
             "orders_served": orders_served,
+            "orders_complete": orders_complete,
             "orders_unserved": orders_total - orders_served,
-            "cost_per_order": cost / orders_served if orders_served else None,
-            "units_unserved": sum(u["units"] for u in plan["unserved"]),
+            "cost_per_order": cost / orders_served if orders_served > 0 else None,
+            "units_total": units_total,
+            "units_served": units_served,
+            "units_unserved": sum(u.units for u in plan.unserved),
+            "fill_rate": units_served / units_total if units_total else 1.0,
+            "stops": stops,
             "two_hour_compliance": ok_stops / stops if stops else 1.0,
             "cold_chain_compliance": ok_crates / crates if crates else 1.0,
             "delivery_cost_share_of_sales": cost / sales if sales > 0 else None,
         }
-        for k in KPI_KEYS:
-            exp = expected[k]
-            if k not in rep:
-                self.add("kpi_mismatch", f"kpis.{k} is missing (expected {exp!r})")
-                continue
-            got = rep[k]
-            if exp is None or got is None or not _is_num(got):
-                if not (exp is None and got is None):
-                    self.add("kpi_mismatch", f"kpis.{k} is {got!r} but recomputes to {exp!r}")
-                continue
-            abs_tol = KPI_SHARE_ABS if k in SHARE_KPIS else KPI_ABS
-            if not math.isclose(got, exp, rel_tol=KPI_REL, abs_tol=abs_tol):
-                shown = f"{exp:.6g}" if isinstance(exp, float) else str(exp)
-                self.add("kpi_mismatch", f"kpis.{k} is {got!r} but recomputes to {shown}")
 
+    def check_kpis(self) -> None:
+        rep = self.plan.kpis
+        for k, exp in self.expected_kpis().items():
+            self._cmp_kpi(k, getattr(rep, k), exp)
+
+    def _cmp_kpi(self, k: str, got: float | None, exp: float | None, rel: float = KPI_REL, how: str = "") -> None:
+        if exp is None or got is None:
+            if not (exp is None and got is None):
+                self.add("kpi_mismatch", f"kpis.{k} is {got!r} but recomputes to {exp!r}{how}")
+            return
+        if k in COUNT_KPIS:
+            ok = got == exp
+        else:
+            ok = math.isclose(got, exp, rel_tol=rel, abs_tol=KPI_SHARE_ABS if k in SHARE_KPIS else KPI_ABS)
+        if not ok:
+            shown = f"{exp:.6g}" if isinstance(exp, float) else str(exp)
+            self.add("kpi_mismatch", f"kpis.{k} is {got!r} but recomputes to {shown}{how}")
+
+    # -- stage 6: cold chain -------------------------------------------------------------
+    def check_cold_chain(self) -> None:
+        """Re-run the thermal model on every trip with the times and loads recomputed above, hold each
+        chilled/frozen hand-over to its limit and sale quality, and compare with what the plan reports."""
+        from solvers.thermal.route import (
+            STORAGE_C,
+            body_compartment,
+            handover_quality,
+            product_class,
+            simulate_zone,
+            zone_limits,
+        )
+
+        hourly = np.asarray(self.s.weather.hourly_c, dtype=np.float64)
+        end_h = self.pol.customer_pickup_end / 60.0
+        ok_crates = all_crates = 0
+        spoiled_total = cost_total = 0.0
+        for t in self.trips():
+            vt = t.vt
+            split = t.split()
+            body = sum(split.values()) or 1
+            model: dict[int, dict[str, dict[str, Any]]] = defaultdict(dict)
+            traced: dict[str, str] = {}
+            for zone in COLD:
+                idx = [j for j, st in enumerate(t.stops) if st.crates.get(zone, 0) > 0]
+                if not idx:
+                    continue
+                stops = [t.stops[j] for j in idx]
+                start_s = np.array([st.start * 60.0 for st in stops])
+                serv_s = np.array([(st.departure - st.start) * 60.0 for st in stops])
+                crates = np.array([st.crates[zone] for st in stops], dtype=np.float64)
+                kg = np.array([st.kg.get(zone, 0.0) for st in stops], dtype=np.float64)
+                comp = None
+                if vt.refrigerated:
+                    b = vt.body
+                    comp = body_compartment(zone, split.get(zone, 0) / body, k_w_m2k=b.k_w_m2k, area_m2=b.area_m2,
+                                            volume_m3=b.volume_m3, unit_kw=b.unit_kw, curtain=b.curtain)
+                try:
+                    tr = simulate_zone(zone, hourly, t.departure * 60.0, start_s, serv_s, crates, kg,
+                                       compartment=comp, end_s=t.ret * 60.0)
+                except ValueError as exc:
+                    self.add_at("cold_chain_mismatch", f"trip {t.id}: cannot run the thermal model ({exc})", t)
+                    continue
+                traced[zone] = tr.kind
+                _, limit = zone_limits(zone)
+                for n, (j, st) in enumerate(zip(idx, stops, strict=True)):
+                    hc = float(tr.handover_c[n])
+                    in_range = hc <= limit + 1e-9
+                    if st.units:
+                        prods = {k: q for k, q in st.units.items() if self.products[k].zone == zone}
+                    else:  # trunk stop: every product of the zone, none handed over to customers
+                        prods = {p.id: 0 for p in self.s.products if p.zone == zone}
+                    worst_q, worst_life, good, spoiled, cost = 1.0, math.inf, True, 0.0, 0.0
+                    needed_h = max(0.0, end_h - st.departure / 60.0)
+                    for k, units in prods.items():
+                        p = self.products[k]
+                        cls = product_class(p.zone, p.quality_class)
+                        q_arr, life_arr = handover_quality(tr.t_s, tr.product_c, start_s[n], cls, STORAGE_C[zone])
+                        q, life = float(q_arr[0]), float(life_arr[0])
+                        worst_q, worst_life = min(worst_q, q), min(worst_life, life)
+                        good = good and q >= cls.q_min
+                        if not in_range or q < cls.q_min or life < needed_h:
+                            spoiled += units / p.units_per_crate
+                            cost += units * p.price
+                    in_spec = in_range and good
+                    model[j][zone] = {
+                        "handover_c": hc, "minutes_out_of_range": float(tr.minutes_above[n]), "quality": worst_q,
+                        "remaining_shelf_life_h": worst_life if math.isfinite(worst_life) else None,
+                        "in_spec": in_spec, "spoiled_crates": spoiled, "spoilage_cost": cost, "limit": limit,
+                    }
+                    if t.tier == "last_mile":
+                        all_crates += st.crates[zone]
+                        ok_crates += st.crates[zone] if in_spec else 0
+                        spoiled_total += spoiled
+                        cost_total += cost
+            self._cmp_thermal(t, traced)
+            for j, st in enumerate(t.stops):
+                self._cmp_cold_stop(t, j, st, model.get(j, {}))
+        exp = {
+            "in_spec_share": ok_crates / all_crates if all_crates else 1.0,
+            "expected_spoilage_cost": cost_total,
+            "spoiled_crates": spoiled_total,
+        }
+        rep = self.plan.kpis
+        for k, v in exp.items():
+            self._cmp_kpi(k, getattr(rep, k), v, rel=COLD_KPI_REL, how=" (thermal model)")
+
+    def _cmp_thermal(self, t: _Trip, traced: dict[str, str]) -> None:
+        """A trip carrying chilled or frozen goods reports a trace per such zone, of the right kind."""
+        block = t.plan.thermal
+        have = block.compartments if block is not None else {}
+        for zone, kind in traced.items():
+            got = have.get(zone)
+            if got is None:
+                self.add_at("cold_chain_mismatch", f"trip {t.id}: carries {zone} goods but reports no {zone} "
+                                                   f"temperature trace (thermal.compartments.{zone})", t)
+            elif got.kind != kind:
+                self.add_at("cold_chain_mismatch", f"trip {t.id}: the {zone} trace is of kind '{got.kind}' but "
+                                                   f"'{t.vt.id}' carries {zone} goods in a '{kind}'", t)
+
+    def _cmp_cold_stop(self, t: _Trip, j: int, st: _Stop, model: dict[str, dict[str, Any]]) -> None:
+        where = _trip_where(t.id, j, st.loc)
+        rep = st.plan.cold_chain or {}
+        for z in sorted(set(rep) - set(model)):
+            self.add_at("cold_chain_mismatch", f"{where}: reports a {z} hand-over but the trip hands over no "
+                                               f"chilled or frozen goods of zone '{z}' here", t, j)
+        for z, c in model.items():
+            if not c["in_spec"]:
+                self.add_at("out_of_spec",
+                            f"{where}: {z} goods handed over at {c['handover_c']:.1f} °C (limit {c['limit']:g} °C), "
+                            f"quality {c['quality']:.3f}", t, j)
+            got = rep.get(z)
+            if got is None:
+                self.add_at("cold_chain_mismatch", f"{where}: no cold_chain.{z} reported; the thermal model gives a "
+                                                   f"hand-over at {c['handover_c']:.2f} °C", t, j)
+                continue
+            diffs = []
+            if abs(got.handover_c - c["handover_c"]) > HANDOVER_TOL_C:
+                diffs.append(f"handover_c {got.handover_c} vs {c['handover_c']:.2f} °C")
+            if abs(got.minutes_out_of_range - c["minutes_out_of_range"]) > ABOVE_TOL_MIN:
+                diffs.append(f"minutes_out_of_range {got.minutes_out_of_range} vs {c['minutes_out_of_range']:.2f}")
+            if abs(got.quality - c["quality"]) > QUALITY_TOL:
+                diffs.append(f"quality {got.quality} vs {c['quality']:.5f}")
+            life, rl = c["remaining_shelf_life_h"], got.remaining_shelf_life_h
+            if (life is None) != (rl is None) or (life is not None and abs(rl - life) > max(LIFE_TOL_H, 1e-3 * life)):
+                diffs.append(f"remaining_shelf_life_h {rl} vs {life if life is None else round(life, 1)}")
+            if got.in_spec != c["in_spec"]:
+                diffs.append(f"in_spec {got.in_spec} vs {c['in_spec']}")
+            if abs(got.spoiled_crates - c["spoiled_crates"]) > KPI_ABS:
+                diffs.append(f"spoiled_crates {got.spoiled_crates} vs {c['spoiled_crates']:.3f}")
+            if abs(got.spoilage_cost - c["spoilage_cost"]) > RMB_TOL:
+                diffs.append(f"spoilage_cost {got.spoilage_cost} vs {c['spoilage_cost']:.2f}")
+            if diffs:
+                self.add_at("cold_chain_mismatch",
+                            f"{where}: the plan's {z} hand-over differs from the thermal model on the recomputed "
+                            f"times: " + "; ".join(diffs), t, j)
+
+    # -- all -------------------------------------------------------------------------------
     def run(self) -> list[Violation]:
-        name = self.plan.get("scenario")
-        if isinstance(name, str) and name != self.s.name:
-            self.add("unknown_reference", f"the plan is for scenario '{name}', not '{self.s.name}'")
-        self.build_routes()
-        for r in self.routes:
-            self.check_route(r)
+        if not self.check_scenario():
+            return self.out
+        self.build()
+        for d in self.duties:
+            self.check_duty(d)
+            for t in d.trips:
+                self.check_trip(t)
         self.check_network()
         self.check_kpis()
-        if self.s.policies.cold_chain_model:
+        if self.pol.cold_chain_model:
             self.check_cold_chain()
         return self.out
 
-    def check_cold_chain(self) -> None:
-        """Re-run the thermal model on every route (times and loads as re-verified above) and
-        hold each chilled/frozen hand-over to its limit; compare with what the plan reports."""
-        from fulfil.coldchain import cold_kpis, route_cold_chain
 
-        recomputed = []
-        for rp in self.plan["routes"]:
-            try:
-                _, per_stop = route_cold_chain(self.s, rp)
-            except (KeyError, StopIteration, ValueError, TypeError) as exc:
-                self.add("cold_chain_mismatch", f"route {rp.get('id')}: cannot re-run the thermal model ({exc})",
-                         rp.get("id"))
-                continue
-            copy = {"tier": rp["tier"], "stops": []}
-            for i, (st, cc) in enumerate(zip(rp["stops"], per_stop, strict=True)):
-                copy["stops"].append({"delivered": st["delivered"], "cold_chain": cc})
-                rep = st.get("cold_chain", {})
-                for z, c in cc.items():
-                    where = f"route {rp['id']} stop {i + 1} ({st['location']})"
-                    if not c["in_spec"]:
-                        limit = -15.0 if z == "frozen" else 7.0
-                        self.add("out_of_spec",
-                                 f"{where}: {z} goods handed over at {c['handover_c']:.1f} °C (limit {limit:g} °C), "
-                                 f"quality {c['quality']:.3f}", rp["id"], i)
-                    got = rep.get(z)
-                    if got is None or abs(got.get("handover_c", math.inf) - c["handover_c"]) > 0.05 \
-                            or bool(got.get("in_spec")) != c["in_spec"]:
-                        self.add("cold_chain_mismatch",
-                                 f"{where}: the plan reports {z} hand-over "
-                                 f"{None if got is None else got.get('handover_c')} °C but the thermal model gives "
-                                 f"{c['handover_c']:.2f} °C", rp["id"], i)
-            recomputed.append(copy)
-        exp = cold_kpis(recomputed)
-        rep = self.plan.get("kpis", {})
-        for k, v in exp.items():
-            got = rep.get(k)
-            if not _is_num(got) or not math.isclose(got, v, rel_tol=1e-4, abs_tol=0.01 if k != "in_spec_share" else 1e-4):
-                self.add("kpi_mismatch", f"kpis.{k} is {got!r} but the thermal model gives {v!r}")
-
-
-def check_plan(scenario: Scenario, plan: dict) -> list[Violation]:
+def check_plan(scenario: Scenario, plan: Plan | dict) -> list[Violation]:
     """Every violation of ``plan`` against ``scenario`` (empty list: the plan is valid).
 
-    Raises :class:`ScenarioError` when ``plan`` is not structurally a plan document
-    (use :func:`load_plan` to read one from a file).
+    ``plan`` is a :class:`fulfil.plan_model.Plan` or its JSON document; a document that is
+    not structurally a plan raises :class:`ScenarioError` listing ``field.path: what is wrong``
+    (use :func:`load_plan` to read one from a file).  A plan made for another scenario yields
+    the single violation ``wrong_scenario``.
     """
-    problems = plan_problems(plan)
-    if problems:
-        raise ScenarioError([f"plan: {m}" for m in problems])
-    return _Checker(scenario, plan).run()
+    return _Checker(scenario, parse_plan(plan)).run()
 
 
 def summarize(violations: list[Violation]) -> str:

@@ -16,8 +16,12 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from fulfil.errors import FulfilError, UsageError
+
+if TYPE_CHECKING:
+    from fulfil.plan_model import Plan
 
 log = logging.getLogger("fulfil")
 
@@ -43,65 +47,77 @@ def _setup_logging(quiet: bool) -> None:
 
 def _cmd_validate(args: argparse.Namespace) -> int:
     from fulfil.feasibility import precheck
-    from fulfil.network import compile_network
+    from fulfil.night import compile_night
     from fulfil.scenario import load_scenario
-    from fulfil.travel import TravelModel
 
     path = Path(args.scenario)
     s = load_scenario(path)
-    travel = TravelModel(s)
-    net = compile_network(s, travel)
-    precheck(s, net, travel, path.name)
+    night = compile_night(s)
+    precheck(night, path.name)
     print(f"{path.name}: valid — {len(s.central_warehouses)} central, {len(s.forward_warehouses)} forward "
-          f"warehouses, {len(s.pickup_points)} pickup points, {int(net.orders.sum())} orders, "
+          f"warehouses, {len(s.pickup_points)} pickup points, {int(night.net.orders.sum())} orders, "
           f"{sum(v.count for v in s.vehicle_types)} vehicles")
     return 0
 
 
-def write_plan_dir(plan: dict, out: Path, scenario=None, charts: int | None = 2) -> None:
-    """Write plan.json, route sheets, unserved.csv and summary.txt; all-or-nothing per file."""
-    from fulfil.output import write_json_atomic, write_text_atomic
-    from fulfil.report.tables import route_sheet_csv, summary, unserved_csv
-
-    out.mkdir(parents=True, exist_ok=True)
-    # route sheets go to a fresh temp folder first, then replace the old folder whole
-    sheets_tmp = Path(tempfile.mkdtemp(prefix=".route_sheets.", dir=out))
+def _replace_folder(out: Path, name: str, files: dict[str, str]) -> None:
+    """Write ``files`` into a fresh temporary folder, then swap it in for ``out/name`` whole."""
+    tmp = Path(tempfile.mkdtemp(prefix=f".{name}.", dir=out))
     try:
-        for r in plan["routes"]:
-            (sheets_tmp / f"{r['id']}.csv").write_text(route_sheet_csv(r), encoding="utf-8")
-        final = out / "route_sheets"
+        for fname, text in files.items():
+            (tmp / fname).write_text(text, encoding="utf-8")
+        final = out / name
         if final.exists():
-            old = out / f".route_sheets.old.{os.getpid()}"
+            old = out / f".{name}.old.{os.getpid()}"
             final.rename(old)
-            sheets_tmp.rename(final)
+            tmp.rename(final)
             shutil.rmtree(old, ignore_errors=True)
         else:
-            sheets_tmp.rename(final)
+            tmp.rename(final)
     except BaseException:
-        shutil.rmtree(sheets_tmp, ignore_errors=True)
+        shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+
+def write_plan_dir(plan: Plan, out: Path, scenario=None, charts: int | None = 2) -> None:
+    """Write plan.json, trip sheets, loading lists, unserved.csv, summary.txt (and with ``scenario``
+    the map and temperature charts).  Each file is replaced atomically, the sheet folders as a
+    whole, and plan.json comes last: its presence means the rest is complete."""
+    from fulfil.output import write_text_atomic
+    from fulfil.plan_model import trip_rows, write_plan
+    from fulfil.report.tables import loading_list_csv, summary, trip_sheets, unserved_csv
+
+    out.mkdir(parents=True, exist_ok=True)
+    _replace_folder(out, "route_sheets", trip_sheets(plan))
+    _replace_folder(out, "loading_lists", {f"{name[:-4]}.csv": loading_list_csv(row) for name, row in
+                                           zip(trip_sheets(plan), trip_rows(plan), strict=True)})
     write_text_atomic(out / "unserved.csv", unserved_csv(plan))
     write_text_atomic(out / "summary.txt", summary(plan) + "\n")
     if scenario is not None:
-        try:
-            from fulfil.report.maps import plot_plan_map
-
-            plot_plan_map(plan, scenario, out / "map.png")
-        except ImportError:  # matplotlib missing: maps are optional
-            log.warning("matplotlib not installed: no map.png")
         from fulfil.report.charts import write_thermal_charts
+        from fulfil.report.maps import plot_plan_map
 
+        plot_plan_map(plan, scenario, out / "map.png")
         write_thermal_charts(plan, out, max_routes=charts)
-    write_json_atomic(out / "plan.json", plan)  # last: its presence means the rest is complete
+    write_plan(plan, out / "plan.json")
 
 
 def _cmd_plan(args: argparse.Namespace) -> int:
     from fulfil.pipeline import PlanParams, plan_night
+    from fulfil.plan_model import CheckResult
     from fulfil.report.tables import summary
     from fulfil.scenario import load_scenario
 
     path = Path(args.scenario)
     out = Path(args.out)
+    if args.time_limit is not None and args.time_limit < 0:
+        raise UsageError("--time-limit must be positive (or 0 for no time limit, with --solutions)")
+    if args.time_limit is None and args.solutions is None:
+        raise UsageError("--time-limit 0 needs --solutions N (a deterministic budget)")
+    if args.solutions is not None and args.solutions < 1:
+        raise UsageError("--solutions must be at least 1")
+    if args.workers < 0:
+        raise UsageError("--workers must be 0 (one per core) or more")
     params = PlanParams(time_limit_s=args.time_limit, solution_limit=args.solutions, seed=args.seed,
                         workers=args.workers, engine=args.engine)
     t0 = time.perf_counter()
@@ -114,10 +130,14 @@ def _cmd_plan(args: argparse.Namespace) -> int:
 
         log.info("checking the plan independently")
         violations = check_plan(s, plan)
-        plan["check"] = {"violations": len(violations)}
+        by_cause: dict[str, int] = {}
+        for v in violations:
+            by_cause[v.cause] = by_cause.get(v.cause, 0) + 1
+        plan = plan.model_copy(update={"check": CheckResult(violations=len(violations), by_cause=by_cause)})
     write_plan_dir(plan, out, s, charts=None if args.charts < 0 else args.charts)
     print(summary(plan))
-    print(f"\nWrote {out / 'plan.json'}, {len(plan['routes'])} route sheets in {out / 'route_sheets'}, "
+    n_trips = sum(1 for _ in plan.trips())
+    print(f"\nWrote {out / 'plan.json'}, {n_trips} trip sheets in {out / 'route_sheets'}, "
           f"{out / 'map.png'} ({time.perf_counter() - t0:.1f} s)")
     if violations:
         from fulfil.checker import summarize
@@ -126,7 +146,7 @@ def _cmd_plan(args: argparse.Namespace) -> int:
         return 4
     if not args.no_check:
         print("Independent check: no violation.")
-    return plan["code"]
+    return plan.code
 
 
 def _cmd_check(args: argparse.Namespace) -> int:
@@ -140,13 +160,14 @@ def _cmd_check(args: argparse.Namespace) -> int:
         print(summarize(violations))
         if args.verbose:
             for v in violations:
-                where = f"{v.route or '-'}" + (f" stop {v.stop + 1}" if v.stop is not None else "")
+                where = f"{v.trip or v.vehicle or '-'}" + (f" stop {v.stop + 1}" if v.stop is not None else "")
                 print(f"  {v.cause:24s} {where:20s} {v.message}")
         print(f"\n{len(violations)} violation(s).")
         return 4
-    k = plan.get("kpis", {})
-    print(f"OK: {len(plan.get('routes', []))} routes re-timed and re-loaded from the scenario; no violation. "
-          f"2-hour compliance {k.get('two_hour_compliance')}, cold-chain compliance {k.get('cold_chain_compliance')}.")
+    k = plan.kpis
+    n_trips = sum(1 for _ in plan.trips())
+    print(f"OK: {len(plan.duties)} vehicles, {n_trips} trips re-timed and re-loaded from the scenario; no violation. "
+          f"2-hour compliance {k.two_hour_compliance}, cold-chain compliance {k.cold_chain_compliance}.")
     return 0
 
 
@@ -164,16 +185,23 @@ def _cmd_generate(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from fulfil import __version__
+
     p = argparse.ArgumentParser(
         prog="fulfil",
         description="Nightly route plans for community group buying: central → forward warehouse → pickup point.",
-        epilog="Exit codes: 0 ok; 1 internal error; 2 bad input; 3 routing failed; 4 check found violations; "
+        epilog="Exit codes: 0 ok; 1 internal error; 2 bad input; 4 check found violations; "
                "130 interrupted (best plan so far written).",
     )
     p.add_argument("-q", "--quiet", action="store_true", help="no progress lines")
+    p.add_argument("--version", action="version", version=f"fulfil {__version__}")
+    # Options every subcommand also takes after its name (`fulfil plan X -q`); SUPPRESS keeps a
+    # subcommand from resetting what was given before it (`fulfil -q plan X`).
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("-q", "--quiet", action="store_true", default=argparse.SUPPRESS, help="no progress lines")
     sub = p.add_subparsers(dest="command", required=True)
 
-    sp = sub.add_parser("plan", help="plan one night and write DIR/plan.json + route sheets")
+    sp = sub.add_parser("plan", parents=[common], help="plan one night and write DIR/plan.json + route sheets")
     sp.add_argument("scenario")
     sp.add_argument("--out", required=True, help="output folder")
     sp.add_argument("--time-limit", type=float, default=12.0, help="routing wall-clock budget, s (default 12)")
@@ -189,17 +217,17 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--no-check", action="store_true", help="skip the independent check at the end")
     sp.set_defaults(func=_cmd_plan)
 
-    sc = sub.add_parser("check", help="re-verify a plan against its scenario (exit 0 only when clean)")
+    sc = sub.add_parser("check", parents=[common], help="re-verify a plan against its scenario (exit 0 only when clean)")
     sc.add_argument("scenario")
     sc.add_argument("plan")
     sc.add_argument("-v", "--verbose", action="store_true", help="list every violation")
     sc.set_defaults(func=_cmd_check)
 
-    sv = sub.add_parser("validate", help="validate a scenario file and exit")
+    sv = sub.add_parser("validate", parents=[common], help="validate a scenario file and exit")
     sv.add_argument("scenario")
     sv.set_defaults(func=_cmd_validate)
 
-    sg = sub.add_parser("generate", help="write a synthetic scenario from a seed and size knobs")
+    sg = sub.add_parser("generate", parents=[common], help="write a synthetic scenario from a seed and size knobs")
     sg.add_argument("--out", required=True, help="folder for the scenario and its CSV tables")
     sg.add_argument("--name", default="generated")
     sg.add_argument("--city", default="changsha", help="changsha or shanghai")
@@ -212,8 +240,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     from fulfil.bench.command import cmd_bench  # light module: heavy imports happen inside cmd_bench
 
-    sb = sub.add_parser("bench", help="run a standard instance set or scenario files; gap to best known, "
-                                      "peers side by side")
+    sb = sub.add_parser("bench", parents=[common],
+                        help="run a standard instance set or scenario files; gap to best known, peers side by side")
     sb.add_argument("set_dir", metavar="SET_DIR",
                     help="folder of Solomon/Homberger .txt, VRPLIB .vrp, 2E-CVRP .dat or OR-Library facility "
                          "location files, or a folder name in the shared benchmark data (solomon, homberger_200, "
@@ -224,7 +252,8 @@ def build_parser() -> argparse.ArgumentParser:
     sb.add_argument("--time-limit", type=float, required=True, help="wall-clock seconds per instance and solver "
                                                                           "(scenario files: the plan's routing budget)")
     sb.add_argument("--seed", type=int, default=0)
-    sb.add_argument("--workers", type=int, default=0, help="worker processes (0 = one per core)")
+    sb.add_argument("--workers", type=int, default=0,
+                    help="instances at a time; each uses 2 worker processes for ours (0 = one per two cores)")
     sb.add_argument("--out", required=True, help="output folder: results.csv, summary.txt, <solver>/<instance>.sol")
     sb.add_argument("--vs", default="", help="comma-separated peers run with the same budget: "
                                              "ortools-plain, pyvrp, vroom (missing ones are skipped)")
@@ -238,7 +267,8 @@ def build_parser() -> argparse.ArgumentParser:
 
         return run(args)
 
-    sro = sub.add_parser("rollout", help="simulate a phased rollout of a region: siting, daily plans, KPIs, variants")
+    sro = sub.add_parser("rollout", parents=[common],
+                         help="simulate a phased rollout of a region: siting, daily plans, KPIs, variants")
     sro.add_argument("region", metavar="REGION_SCENARIO", help="region TOML (with its GeoJSON boundary and CSV tables)")
     sro.add_argument("--days", type=int, default=None, help="simulated days per phase (default: the region's)")
     sro.add_argument("--out", required=True, help="output folder")
@@ -255,8 +285,9 @@ def build_parser() -> argparse.ArgumentParser:
 
         return cmd_replay(args)
 
-    sr = sub.add_parser("replay", help="compare temperature-logger readings with the plan's predicted traces "
-                                       "(or --synthesize a logger file from them)",
+    sr = sub.add_parser("replay", parents=[common],
+                        help="compare temperature-logger readings with the plan's predicted traces "
+                             "(or --synthesize a logger file from them)",
                         usage="fulfil replay SCENARIO PLAN LOGGER_CSV [--out DIR]\n"
                               "       fulfil replay --synthesize OUT.csv SCENARIO PLAN [--seed N]")
     sr.add_argument("scenario", help="the scenario the plan was made for")

@@ -5,7 +5,6 @@ Exit codes (documented in the README):
 * 0 — success (``check``: no violation)
 * 1 — internal error (a bug: please report it)
 * 2 — bad input (scenario, plan or option)
-* 3 — routing failed (the engine could not return any plan)
 * 4 — ``fulfil check`` found violations
 * 130 — interrupted; the best plan found so far was written
 """
@@ -41,9 +40,3 @@ class UsageError(FulfilError):
     """A command-line option is invalid."""
 
     exit_code = 2
-
-
-class RoutingError(FulfilError):
-    """The routing engine failed to produce any plan."""
-
-    exit_code = 3

@@ -18,7 +18,7 @@ from fulfil.errors import ScenarioError
 
 if TYPE_CHECKING:
     from fulfil.network import Network
-    from fulfil.scenario.schema import Scenario
+    from fulfil.night import CompiledNight
     from fulfil.travel import TravelModel
 
 
@@ -51,15 +51,16 @@ def conservative_minutes(
     return out
 
 
-def reach(s: Scenario, net: Network, travel: TravelModel) -> Reach:
+def reach(night: CompiledNight) -> Reach:
+    net, travel = night.net, night.travel
     P, F = net.n_pickups, net.n_forward
     cold_zone = net.product_zone < 2
     cold = (net.demand[:, cold_zone] > 0).any(axis=1)
     fw = np.array([travel.forward_index(f) for f in range(F)], dtype=np.int64)
     pp = np.array([travel.pickup_index(p) for p in range(P)], dtype=np.int64)
     dist = travel.distance_m(fw, pp).T  # [P, F]
-    profiles = last_mile_profiles(net) or [s.speed_profiles[0].id]
-    promise = s.policies.promise_minutes
+    profiles = last_mile_profiles(net) or [night.default_profile]
+    promise = night.policy.promise_minutes
     minutes = np.empty((P, F))
     v = net.vehicles
     has_fleet = np.zeros(F, dtype=bool)
@@ -78,12 +79,13 @@ def reach(s: Scenario, net: Network, travel: TravelModel) -> Reach:
     return Reach(dist_km=dist / 1000.0, minutes=minutes, reachable=ok, cold=cold)
 
 
-def precheck(s: Scenario, net: Network, travel: TravelModel, source: str) -> Reach:
+def precheck(night: CompiledNight, source: str) -> Reach:
     """Raise :class:`ScenarioError` for pickup points no forward warehouse reaches in time."""
-    r = reach(s, net, travel)
+    r = reach(night)
+    net = night.net
     problems = []
     has_demand = net.demand.sum(axis=1) > 0
-    promise = s.policies.promise_minutes
+    promise = night.policy.promise_minutes
     for p in np.flatnonzero(has_demand & ~r.reachable.any(axis=1)):
         f = int(np.argmin(r.minutes[p]))
         what = (

@@ -3,19 +3,23 @@
 A logger file is a CSV with the columns ``vehicle, compartment, timestamp, temp_c``
 (any order, extra columns ignored):
 
-* ``vehicle`` — the route id of the plan (``"L-FW03-02"``) or ``vehicle_type:index``
-  (``"ev_van:2"``; a vehicle drives at most one route per night);
+* ``vehicle`` — the vehicle duty id of the plan (``"L-FW03-02"``, which is also the route id a
+  format-version-1 plan gave the vehicle) or ``vehicle_type:index`` (``"ev_van:2"``); a trip id
+  (``"L-FW03-02.1"``) names one trip of the vehicle;
 * ``compartment`` — a zone name (``frozen``, ``chilled``, ``ambient``);
 * ``timestamp`` — ``HH:MM[:SS]`` on the delivery-day clock (values ≥ 24:00 reach into
   the next day, as in scenario files) or ISO ``YYYY-MM-DDTHH:MM[:SS]``; ISO times become
   minutes since 00:00 of the first date seen in the file (or of ``delivery_date``);
 * ``temp_c`` — the measured air temperature (the ice-pack temperature for an insulated box).
 
-:func:`replay` interpolates each route's predicted ``air_c`` trace
-(``route["thermal"]["compartments"][zone]``, see ``docs/plan_format.md``) at the reading
-times and reports bias, MAE, RMSE and the largest error per route/compartment and overall,
-plus the readings above the zone's hand-over limit (``limit_c``), attributed to the stop
-they happened at (or the leg driven to it, or the way back).
+:func:`replay` reads a plan of format version 2 (a :class:`fulfil.plan_model.Plan` or its
+dict): a vehicle duty drives one or more trips, and each reading is matched with the trip of
+its vehicle whose [departure, return] holds the reading's time.  It interpolates that trip's
+predicted ``air_c`` trace (``trip["thermal"]["compartments"][zone]``, see
+``docs/plan_format.md``) at the reading times and reports bias, MAE, RMSE and the largest
+error per trip/compartment and overall, plus the readings above the zone's hand-over limit
+(``limit_c``), attributed to the stop they happened at (or the leg driven to it, or the way
+back).
 
 :func:`synthesize_logger` makes a logger file from the plan's own traces (bias + Gaussian
 noise, optionally a planted excursion) for demos and tests.
@@ -30,12 +34,17 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from fulfil.errors import ScenarioError, UsageError
+from fulfil.plan_model import trip_rows
+from fulfil.report.tables import plan_doc
 from fulfil.units import format_clock, parse_clock
+
+if TYPE_CHECKING:
+    from fulfil.plan_model import Plan
 
 COLUMNS = ("vehicle", "compartment", "timestamp", "temp_c")
 ZONE_NAMES = ("frozen", "chilled", "ambient")
@@ -47,7 +56,7 @@ MAX_PROBLEMS = 50
 # reasons a reading is not compared with a prediction
 UNKNOWN_VEHICLE = "unknown vehicle"
 NO_TRACE = "no predicted trace for this compartment"
-OUTSIDE_SPAN = "outside the route's time span"
+OUTSIDE_SPAN = "outside the vehicle's trips"
 
 
 # --------------------------------------------------------------------------- #
@@ -70,14 +79,11 @@ def read_logger_csv(path: str | Path, *, delivery_date: date | str | None = None
     ``delivery_date`` (a :class:`datetime.date` or ``"YYYY-MM-DD"``) anchors ISO timestamps;
     by default the date of the first ISO timestamp in the file is the delivery day.
     """
+    from fulfil.textio import read_input_text
+
     path = Path(path)
     name = str(path)
-    if not path.is_file():
-        raise ScenarioError(f"{name}: logger file not found")
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise ScenarioError(f"{name}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    text = read_input_text(path, "logger file", encoding="utf-8-sig")
     day0: date | None
     if delivery_date is None or isinstance(delivery_date, date):
         day0 = delivery_date
@@ -127,7 +133,7 @@ def parse_logger_text(text: str, name: str = "<logger>", delivery_date: date | N
         raw_temp = row[idx["temp_c"]].strip()
         bad: list[str] = []
         if not vehicle:
-            bad.append("vehicle: empty (expected a route id or vehicle_type:index)")
+            bad.append("vehicle: empty (expected a vehicle duty id or vehicle_type:index)")
         if zone not in ZONE_NAMES:
             bad.append(f"compartment: '{row[idx['compartment']].strip()}' is not a zone "
                        f"({', '.join(ZONE_NAMES)})")
@@ -182,7 +188,7 @@ def _parse_timestamp(stamp: str, day0: date | None) -> tuple[float, date | None]
 class ErrorStats:
     """Measured − predicted air temperature over the matched readings of one group."""
 
-    route: str  # "" for the overall row
+    trip: str  # trip id; "" for the overall row
     compartment: str
     kind: str
     n: int
@@ -193,11 +199,11 @@ class ErrorStats:
     max_abs_t: float  # clock minutes of the largest error (nan when n == 0)
 
     @staticmethod
-    def of(route: str, compartment: str, kind: str, t: np.ndarray, err: np.ndarray) -> "ErrorStats":
+    def of(trip: str, compartment: str, kind: str, t: np.ndarray, err: np.ndarray) -> "ErrorStats":
         if err.size == 0:
-            return ErrorStats(route, compartment, kind, 0, math.nan, math.nan, math.nan, math.nan, math.nan)
+            return ErrorStats(trip, compartment, kind, 0, math.nan, math.nan, math.nan, math.nan, math.nan)
         k = int(np.argmax(np.abs(err)))
-        return ErrorStats(route, compartment, kind, int(err.size), float(err.mean()), float(np.abs(err).mean()),
+        return ErrorStats(trip, compartment, kind, int(err.size), float(err.mean()), float(np.abs(err).mean()),
                           float(np.sqrt(np.mean(err * err))), float(abs(err[k])), float(t[k]))
 
 
@@ -214,7 +220,8 @@ class Excursion:
     excursion that is not expected is a surprise worth a look.
     """
 
-    route: str
+    trip: str
+    duty: str
     vehicle_type: str
     compartment: str
     stop: int | None
@@ -236,10 +243,10 @@ class ReplayReport:
     readings: int
     matched: int
     unmatched_by_reason: dict[str, int]
-    errors: list[ErrorStats]  # per route/compartment, plan order
+    errors: list[ErrorStats]  # per trip/compartment, plan order
     overall: ErrorStats
     excursions: list[Excursion]
-    routes_with_traces: int = 0
+    trips_with_traces: int = 0
     unknown_vehicles: list[str] = field(default_factory=list)
 
     @property
@@ -251,8 +258,8 @@ class ReplayReport:
 
         lines = [f"Replay of {self.readings} logger reading(s) against the plan's predicted air temperatures: "
                  f"{self.matched} matched, {self.unmatched} unmatched."]
-        if self.routes_with_traces == 0:
-            lines.append("The plan carries no thermal traces (route key 'thermal'): nothing to compare.")
+        if self.trips_with_traces == 0:
+            lines.append("The plan carries no thermal traces (trip key 'thermal'): nothing to compare.")
         for reason, n in sorted(self.unmatched_by_reason.items()):
             lines.append(f"  unmatched, {reason}: {n}")
         if self.unknown_vehicles:
@@ -260,13 +267,13 @@ class ReplayReport:
             more = f" and {len(self.unknown_vehicles) - 10} more" if len(self.unknown_vehicles) > 10 else ""
             lines.append(f"  vehicles not in the plan: {shown}{more}")
         if self.errors:
-            rows = [[e.route, e.compartment, e.kind, e.n, _r(e.bias_c), _r(e.mae_c), _r(e.rmse_c), _r(e.max_abs_c),
+            rows = [[e.trip, e.compartment, e.kind, e.n, _r(e.bias_c), _r(e.mae_c), _r(e.rmse_c), _r(e.max_abs_c),
                      format_clock(e.max_abs_t) if e.n else None] for e in self.errors]
             o = self.overall
             rows.append(["all", "", "", o.n, _r(o.bias_c), _r(o.mae_c), _r(o.rmse_c), _r(o.max_abs_c),
                          format_clock(o.max_abs_t) if o.n else None])
             lines += ["", "Measured − predicted air temperature, °C:",
-                      table(["route", "compartment", "kind", "n", "bias", "MAE", "RMSE", "max |err|", "at"], rows,
+                      table(["trip", "compartment", "kind", "n", "bias", "MAE", "RMSE", "max |err|", "at"], rows,
                             align="lllrrrrrr")]
         lines.append("")
         if self.excursions:
@@ -276,10 +283,10 @@ class ReplayReport:
             lines.append(f"{len(self.excursions)} excursion(s) above the hand-over limit, "
                          f"{len(self.excursions) - len(surprises)} of them door-opening spikes the plan predicts "
                          f"(all in replay.csv); {len(surprises)} not predicted:")
-            rows = [[x.route, x.compartment, x.stop, x.location, x.where, format_clock(x.t_first),
+            rows = [[x.trip, x.compartment, x.stop, x.location, x.where, format_clock(x.t_first),
                      format_clock(x.t_last), _r(x.peak_c), _r(x.predicted_c), _r(x.limit_c), x.readings,
                      x.on_board, x.expected] for x in surprises]
-            lines.append(table(["route", "compartment", "stop", "location", "where", "from", "to", "peak °C",
+            lines.append(table(["trip", "compartment", "stop", "location", "where", "from", "to", "peak °C",
                                 "predicted °C", "limit °C", "readings", "goods on board", "predicted too"], rows,
                                align="llrllllrrrrll"))
             n_new = sum(1 for x in self.excursions if not x.expected and x.on_board)
@@ -291,11 +298,12 @@ class ReplayReport:
     def excursions_csv(self) -> str:
         buf = io.StringIO()
         w = csv.writer(buf)
-        w.writerow(["route", "vehicle_type", "compartment", "stop", "location", "where", "first", "last", "peak_at",
-                    "first_min", "last_min", "peak_c", "predicted_c", "limit_c", "readings", "on_board", "expected"])
+        w.writerow(["trip", "duty", "vehicle_type", "compartment", "stop", "location", "where", "first", "last",
+                    "peak_at", "first_min", "last_min", "peak_c", "predicted_c", "limit_c", "readings", "on_board",
+                    "expected"])
         for x in self.excursions:
-            w.writerow([x.route, x.vehicle_type, x.compartment, "" if x.stop is None else x.stop, x.location, x.where,
-                        format_clock(x.t_first), format_clock(x.t_last), format_clock(x.t_peak),
+            w.writerow([x.trip, x.duty, x.vehicle_type, x.compartment, "" if x.stop is None else x.stop, x.location,
+                        x.where, format_clock(x.t_first), format_clock(x.t_last), format_clock(x.t_peak),
                         round(x.t_first, 2), round(x.t_last, 2), round(x.peak_c, 2), round(x.predicted_c, 2),
                         x.limit_c, x.readings, int(x.on_board), int(x.expected)])
         return buf.getvalue()
@@ -303,9 +311,9 @@ class ReplayReport:
     def errors_csv(self) -> str:
         buf = io.StringIO()
         w = csv.writer(buf)
-        w.writerow(["route", "compartment", "kind", "n", "bias_c", "mae_c", "rmse_c", "max_abs_c", "max_abs_at"])
+        w.writerow(["trip", "compartment", "kind", "n", "bias_c", "mae_c", "rmse_c", "max_abs_c", "max_abs_at"])
         for e in [*self.errors, self.overall]:
-            w.writerow([e.route or "all", e.compartment, e.kind, e.n,
+            w.writerow([e.trip or "all", e.compartment, e.kind, e.n,
                         *("" if math.isnan(v) else round(v, 4) for v in (e.bias_c, e.mae_c, e.rmse_c, e.max_abs_c)),
                         format_clock(e.max_abs_t) if e.n else ""])
         return buf.getvalue()
@@ -327,14 +335,32 @@ def _trace(tr: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
     return t[order], a[order]
 
 
-def _vehicle_index(plan: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    """Route id and ``vehicle_type:index`` → route."""
-    by: dict[str, dict[str, Any]] = {}
-    for r in plan.get("routes", []):
-        by.setdefault(f"{r.get('vehicle_type')}:{r.get('vehicle')}", r)
-    for r in plan.get("routes", []):
-        by[str(r.get("id"))] = r  # route ids win over the vehicle form
+def _vehicle_index(trips: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    """Duty id, ``vehicle_type:index`` and trip id → the trips (rows of :func:`trip_rows`) the name covers,
+    in time order."""
+    duties: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for r in trips:
+        duties[str(r["duty"])].append(r)
+    by: dict[str, list[dict[str, Any]]] = {}
+    for rs in duties.values():
+        rs.sort(key=lambda r: float(r.get("departure", 0.0)))
+        by.setdefault(f"{rs[0].get('vehicle_type')}:{rs[0].get('vehicle')}", rs)
+    by.update(duties)  # duty ids win over the vehicle form
+    for r in trips:
+        by.setdefault(str(r["id"]), [r])
     return by
+
+
+def _trip_at(trips: list[dict[str, Any]], zone: str, t: float) -> tuple[dict[str, Any] | None, str]:
+    """The trip of a vehicle whose [departure, return] holds ``t`` and that has a ``zone`` trace, or
+    (None, reason)."""
+    traced = {id(r) for r in trips if (r.get("thermal") or {}).get("compartments", {}).get(zone)}
+    if not traced:
+        return None, NO_TRACE
+    for r in trips:
+        if float(r.get("departure", -math.inf)) <= t <= float(r.get("return", math.inf)):
+            return (r, "") if id(r) in traced else (None, NO_TRACE)
+    return None, OUTSIDE_SPAN
 
 
 def _crates(loads: dict[str, Any] | None, zone: str) -> float:
@@ -344,13 +370,13 @@ def _crates(loads: dict[str, Any] | None, zone: str) -> float:
     return float(v.get("crates", 0)) if isinstance(v, dict) else 0.0
 
 
-def _segment(route: dict[str, Any], zone: str, t: float) -> tuple[int | None, str, str, bool]:
+def _segment(trip: dict[str, Any], zone: str, t: float) -> tuple[int | None, str, str, bool]:
     """(1-based stop, location, where, goods of the zone on board) for clock time ``t``."""
-    stops = route.get("stops", [])
-    prev_dep = float(route.get("departure", -math.inf))
-    load = _crates(route.get("load_at_departure"), zone)
+    stops = trip.get("stops", [])
+    prev_dep = float(trip.get("departure", -math.inf))
+    load = _crates(trip.get("load_at_departure"), zone)
     if t < prev_dep:
-        return None, str(route.get("depot", "")), "before departure", not load == 0
+        return None, str(trip.get("depot", "")), "before departure", not load == 0
     for i, s in enumerate(stops):
         arr, dep = float(s["arrival"]), float(s["departure"])
         if arr <= t <= dep:
@@ -359,24 +385,29 @@ def _segment(route: dict[str, Any], zone: str, t: float) -> tuple[int | None, st
             return i + 1, str(s["location"]), "leg to", not load == 0
         prev_dep = dep
         load = _crates(s.get("load_after"), zone)
-    return None, str(route.get("depot", "")), "return", not load == 0
+    return None, str(trip.get("depot", "")), "return", not load == 0
 
 
-def replay(plan: dict[str, Any], readings: list[Reading]) -> ReplayReport:
-    """Compare logger readings with the plan's predicted air-temperature traces."""
-    routes = _vehicle_index(plan)
+def replay(plan: Plan | dict[str, Any], readings: list[Reading]) -> ReplayReport:
+    """Compare logger readings with the plan's predicted air-temperature traces.
+
+    A reading is matched with the trip of its vehicle (duty id, ``vehicle_type:index`` or trip id)
+    whose [departure, return] holds its time, then compared with that trip's trace of its compartment.
+    """
+    trips = trip_rows(plan_doc(plan))
+    vehicles = _vehicle_index(trips)
     unmatched: Counter[str] = Counter()
     unknown: dict[str, None] = {}
     groups: dict[tuple[str, str], list[Reading]] = defaultdict(list)
     for rd in readings:
-        r = routes.get(rd.vehicle)
-        if r is None:
+        rs = vehicles.get(rd.vehicle)
+        if rs is None:
             unmatched[UNKNOWN_VEHICLE] += 1
             unknown.setdefault(rd.vehicle)
             continue
-        tr = (r.get("thermal") or {}).get("compartments", {}).get(rd.compartment)
-        if not tr:
-            unmatched[NO_TRACE] += 1
+        r, reason = _trip_at(rs, rd.compartment, rd.t)
+        if r is None:
+            unmatched[reason] += 1
             continue
         groups[(str(r["id"]), rd.compartment)].append(rd)
 
@@ -386,7 +417,7 @@ def replay(plan: dict[str, Any], readings: list[Reading]) -> ReplayReport:
     excursions: list[Excursion] = []
     matched = 0
     with_traces = 0
-    for r in plan.get("routes", []):
+    for r in trips:
         comps = (r.get("thermal") or {}).get("compartments", {})
         if comps:
             with_traces += 1
@@ -418,17 +449,17 @@ def replay(plan: dict[str, Any], readings: list[Reading]) -> ReplayReport:
     overall = ErrorStats.of("", "", "", t_all, e_all)
     return ReplayReport(readings=len(readings), matched=matched,
                         unmatched_by_reason={k: v for k, v in unmatched.items() if v},
-                        errors=errors, overall=overall, excursions=excursions, routes_with_traces=with_traces,
+                        errors=errors, overall=overall, excursions=excursions, trips_with_traces=with_traces,
                         unknown_vehicles=list(unknown))
 
 
-def _excursions(route: dict[str, Any], zone: str, limit: float, t: np.ndarray, y: np.ndarray,
+def _excursions(trip: dict[str, Any], zone: str, limit: float, t: np.ndarray, y: np.ndarray,
                 pred: np.ndarray) -> list[Excursion]:
     """One :class:`Excursion` per stop / leg / return with readings above ``limit`` (t sorted)."""
     out: dict[tuple[int | None, str], dict[str, Any]] = {}
     for k in np.flatnonzero(y > limit):
         ti, yi = float(t[k]), float(y[k])
-        stop, loc, where, on_board = _segment(route, zone, ti)
+        stop, loc, where, on_board = _segment(trip, zone, ti)
         key = (stop, where)
         e = out.get(key)
         if e is None:
@@ -440,7 +471,8 @@ def _excursions(route: dict[str, Any], zone: str, limit: float, t: np.ndarray, y
             e["on_board"] = e["on_board"] or on_board
             if yi > e["peak_c"]:
                 e["t_peak"], e["peak_c"], e["predicted_c"] = ti, yi, float(pred[k])
-    return [Excursion(route=str(route["id"]), vehicle_type=str(route.get("vehicle_type", "")), compartment=zone,
+    return [Excursion(trip=str(trip["id"]), duty=str(trip.get("duty", "")),
+                      vehicle_type=str(trip.get("vehicle_type", "")), compartment=zone,
                       limit_c=limit, expected=e["predicted_c"] > limit, **e)
             for e in sorted(out.values(), key=lambda e: e["t_first"])]
 
@@ -452,50 +484,52 @@ def _excursions(route: dict[str, Any], zone: str, limit: float, t: np.ndarray, y
 class PlantedExcursion:
     """Force readings above the hand-over limit during one stop's [arrival, departure].
 
-    ``stop`` is the 1-based stop number or the stop's location id; ``zone`` defaults to the
-    first compartment delivering goods at that stop.
+    ``trip`` is the trip id; ``stop`` is the 1-based stop number or the stop's location id;
+    ``zone`` defaults to the first compartment delivering goods at that stop.
     """
 
-    route: str
+    trip: str
     stop: int | str
     zone: str | None = None
     above_c: float = 3.0
 
 
 def synthesize_logger(
-    plan: dict[str, Any],
+    plan: Plan | dict[str, Any],
     *,
     seed: int = 0,
     bias_c: float = 0.5,
     noise_c: float = 0.3,
     every_min: float = 2.0,
     excursion: PlantedExcursion | tuple | None = None,
-    vehicle_key: str = "route",
+    vehicle_key: str = "duty",
     iso_date: date | str | None = None,
 ) -> str:
     """A logger CSV (text) from the plan's air traces: ``air + bias_c + N(0, noise_c)``.
 
     Readings every ``every_min`` minutes over each compartment trace's span, to 0.01 °C and the
-    whole second.  ``vehicle_key`` ``"route"`` names vehicles by route id, ``"vehicle"`` as
-    ``vehicle_type:index``.  With ``iso_date`` the timestamps are ISO on that delivery day,
-    else ``HH:MM:SS`` on the delivery-day clock.  ``excursion`` plants readings
+    whole second.  ``vehicle_key`` ``"duty"`` names vehicles by their duty id, ``"vehicle"`` as
+    ``vehicle_type:index`` (a vehicle's trips share its name; nothing is logged between trips).
+    With ``iso_date`` the timestamps are ISO on that delivery day, else ``HH:MM:SS`` on the
+    delivery-day clock.  ``excursion`` plants readings
     ``above_c`` above the limit during one stop (one of them at the middle of the stop).
     """
     if not (every_min > 0 and math.isfinite(every_min)):
         raise UsageError(f"every_min must be > 0, got {every_min}")
     if not (noise_c >= 0 and math.isfinite(noise_c) and math.isfinite(bias_c)):
         raise UsageError("noise_c must be >= 0 and bias_c finite")
-    if vehicle_key not in ("route", "vehicle"):
-        raise UsageError(f"vehicle_key must be 'route' or 'vehicle', got {vehicle_key!r}")
+    if vehicle_key not in ("duty", "vehicle"):
+        raise UsageError(f"vehicle_key must be 'duty' or 'vehicle', got {vehicle_key!r}")
     day0 = date.fromisoformat(iso_date) if isinstance(iso_date, str) else iso_date
-    plant = _resolve_plant(plan, excursion)
+    trips = trip_rows(plan_doc(plan))
+    plant = _resolve_plant(trips, excursion)
     rng = np.random.default_rng(seed)
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(COLUMNS)
-    for r in plan.get("routes", []):
+    for r in trips:
         comps = (r.get("thermal") or {}).get("compartments", {})
-        name = str(r["id"]) if vehicle_key == "route" else f"{r['vehicle_type']}:{r['vehicle']}"
+        name = str(r["duty"]) if vehicle_key == "duty" else f"{r['vehicle_type']}:{r['vehicle']}"
         for zone, tr in comps.items():
             tt, air = _trace(tr)
             if tt.size == 0:
@@ -526,36 +560,36 @@ def _stamp(sec: int, day0: date | None) -> str:
     return (datetime.combine(day0, datetime.min.time()) + timedelta(seconds=sec)).strftime("%Y-%m-%dT%H:%M:%S")
 
 
-def _resolve_plant(plan: dict[str, Any], ex: PlantedExcursion | tuple | None):
-    """(route id, zone, arrival, departure, planted level °C) or None."""
+def _resolve_plant(trips: list[dict[str, Any]], ex: PlantedExcursion | tuple | None):
+    """(trip id, zone, arrival, departure, planted level °C) or None."""
     if ex is None:
         return None
     if not isinstance(ex, PlantedExcursion):
         ex = PlantedExcursion(*ex)
-    route = next((r for r in plan.get("routes", []) if r.get("id") == ex.route), None)
-    if route is None:
-        raise UsageError(f"planted excursion: no route '{ex.route}' in the plan")
-    comps = (route.get("thermal") or {}).get("compartments", {})
+    trip = next((r for r in trips if r.get("id") == ex.trip), None)
+    if trip is None:
+        raise UsageError(f"planted excursion: no trip '{ex.trip}' in the plan")
+    comps = (trip.get("thermal") or {}).get("compartments", {})
     if not comps:
-        raise UsageError(f"planted excursion: route '{ex.route}' has no thermal traces")
-    stops = route.get("stops", [])
+        raise UsageError(f"planted excursion: trip '{ex.trip}' has no thermal traces")
+    stops = trip.get("stops", [])
     if isinstance(ex.stop, int) and not isinstance(ex.stop, bool):
         if not 1 <= ex.stop <= len(stops):
-            raise UsageError(f"planted excursion: route '{ex.route}' has stops 1..{len(stops)}, not {ex.stop}")
+            raise UsageError(f"planted excursion: trip '{ex.trip}' has stops 1..{len(stops)}, not {ex.stop}")
         s = stops[ex.stop - 1]
     else:
         s = next((x for x in stops if x.get("location") == ex.stop), None)
         if s is None:
-            raise UsageError(f"planted excursion: route '{ex.route}' does not stop at '{ex.stop}'")
+            raise UsageError(f"planted excursion: trip '{ex.trip}' does not stop at '{ex.stop}'")
     zone = ex.zone
     if zone is None:
         delivered = [z for z in comps if _crates(s.get("delivered"), z) > 0]
         zone = (delivered or list(comps))[0]
     if zone not in comps:
-        raise UsageError(f"planted excursion: route '{ex.route}' has no '{zone}' trace ({', '.join(comps)})")
+        raise UsageError(f"planted excursion: trip '{ex.trip}' has no '{zone}' trace ({', '.join(comps)})")
     limit = comps[zone].get("limit_c")
     limit = DEFAULT_LIMIT_C.get(zone, 0.0) if limit is None else float(limit)
-    return ex.route, zone, float(s["arrival"]), float(s["departure"]), limit + ex.above_c
+    return ex.trip, zone, float(s["arrival"]), float(s["departure"]), limit + ex.above_c
 
 
 # --------------------------------------------------------------------------- #
@@ -564,8 +598,8 @@ def _resolve_plant(plan: dict[str, Any], ex: PlantedExcursion | tuple | None):
 def cmd_replay(args: Any) -> int:
     """``fulfil replay SCENARIO PLAN LOGGER_CSV [--out DIR]`` and
     ``fulfil replay --synthesize OUT.csv SCENARIO PLAN [--seed N]``."""
-    from fulfil.checker import load_plan
     from fulfil.output import write_text_atomic
+    from fulfil.plan_model import read_plan
     from fulfil.scenario import load_scenario
 
     if args.synthesize and args.logger:
@@ -573,18 +607,18 @@ def cmd_replay(args: Any) -> int:
     if not args.synthesize and not args.logger:
         raise UsageError("replay: give LOGGER_CSV to replay, or --synthesize OUT.csv to write a synthetic one")
     s = load_scenario(Path(args.scenario))
-    plan = load_plan(Path(args.plan))
+    plan = read_plan(Path(args.plan)).to_doc()
     _check_plan_matches(s, plan, str(args.plan))
-    n_thermal = sum(1 for r in plan["routes"] if (r.get("thermal") or {}).get("compartments"))
+    n_thermal = sum(1 for r in trip_rows(plan) if (r.get("thermal") or {}).get("compartments"))
     if args.synthesize:
         text = synthesize_logger(plan, seed=args.seed, bias_c=args.bias_c, noise_c=args.noise_c,
                                  every_min=args.every_min)
         write_text_atomic(args.synthesize, text)
         n = text.count("\n") - 1
-        print(f"wrote {args.synthesize}: {n} synthetic reading(s) from {n_thermal} route(s) with thermal traces "
+        print(f"wrote {args.synthesize}: {n} synthetic reading(s) from {n_thermal} trip(s) with thermal traces "
               f"(bias {args.bias_c} °C, noise {args.noise_c} °C, every {args.every_min} min, seed {args.seed})")
         if n_thermal == 0:
-            print("note: the plan carries no thermal traces (route key 'thermal'); the file has only a header")
+            print("note: the plan carries no thermal traces (trip key 'thermal'); the file has only a header")
         return 0
     readings = read_logger_csv(args.logger)
     report = replay(plan, readings)
@@ -603,13 +637,14 @@ def _check_plan_matches(scenario: Any, plan: dict[str, Any], plan_name: str) -> 
                             f"not '{scenario.name}'")
     known = {x.id for x in (*scenario.central_warehouses, *scenario.forward_warehouses, *scenario.pickup_points)}
     problems = []
-    for i, r in enumerate(plan["routes"]):
-        for j, st in enumerate(r["stops"]):
-            if st["location"] not in known:
-                problems.append(f"{plan_name}: routes[{i}] ('{r['id']}').stops[{j}].location: "
-                                f"'{st['location']}' is not in scenario '{scenario.name}'")
-        if r["depot"] not in known:
-            problems.append(f"{plan_name}: routes[{i}] ('{r['id']}').depot: '{r['depot']}' is not in scenario "
+    for i, d in enumerate(plan["duties"]):
+        if d["depot"] not in known:
+            problems.append(f"{plan_name}: duties[{i}] ('{d['id']}').depot: '{d['depot']}' is not in scenario "
                             f"'{scenario.name}'")
+        for k, r in enumerate(d["trips"]):
+            for j, st in enumerate(r["stops"]):
+                if st["location"] not in known:
+                    problems.append(f"{plan_name}: duties[{i}].trips[{k}] ('{r['id']}').stops[{j}].location: "
+                                    f"'{st['location']}' is not in scenario '{scenario.name}'")
     if problems:
         raise ScenarioError(problems[:MAX_PROBLEMS])

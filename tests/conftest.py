@@ -22,7 +22,8 @@ def small_city(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def demo_plan() -> tuple:
-    """The bundled demo city planned once with a modest budget: ``(scenario, plan)``."""
+    """The bundled demo city planned once with a modest budget: ``(scenario, plan)``, ``plan`` a
+    :class:`fulfil.plan_model.Plan` (``plan.to_doc()`` for the JSON document)."""
     from fulfil.pipeline import PlanParams, plan_night
     from fulfil.scenario import load_scenario
 

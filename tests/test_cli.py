@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import re
 import shutil
@@ -13,15 +14,24 @@ BAD = Path(__file__).parent / "data" / "bad"
 
 
 def test_plan_writes_plan_sheets_map_and_passes_check(small_city, tmp_path, capsys):
-    """`fulfil plan` exits 0, writes plan.json, one route sheet per route, unserved.csv and map.png,
-    and `fulfil check` on the result exits 0."""
+    """`fulfil plan` exits 0, writes plan.json, one route sheet per trip (`route_sheets/<trip id>.csv`),
+    unserved.csv and map.png, and `fulfil check` on the result exits 0."""
     out = tmp_path / "out"
     rc = main(["-q", "plan", str(small_city), "--out", str(out), "--time-limit", "0", "--solutions", "40"])
     text = capsys.readouterr().out
     assert rc == 0, text
     plan = json.loads((out / "plan.json").read_text())
+    assert plan["format_version"] == 2 and plan["check"]["violations"] == 0
     sheets = sorted(p.stem for p in (out / "route_sheets").glob("*.csv"))
-    assert sheets == sorted(r["id"] for r in plan["routes"])
+    trips = [t["id"] for d in plan["duties"] for t in d["trips"]]
+    assert trips and sheets == sorted(trips)
+    assert (out / "unserved.csv").is_file()
+    distance = {t["id"]: t["distance_km"] for d in plan["duties"] for t in d["trips"]}
+    for sheet in (out / "route_sheets").glob("*.csv"):  # the return leg is on the sheet: legs add up
+        lines = sheet.read_text().splitlines()
+        table = lines[next(i for i, line in enumerate(lines) if line.startswith("seq,")):]
+        legs = sum(float(r["leg_km"] or 0) for r in csv.DictReader(table))
+        assert abs(legs - distance[sheet.stem]) < 0.01, sheet.name
     assert (out / "map.png").stat().st_size > 10_000
     assert "cost per order" in text and "Independent check: no violation" in text
     assert main(["check", str(small_city), str(out / "plan.json")]) == 0
@@ -33,8 +43,8 @@ def test_check_exits_4_and_names_the_violation(small_city, tmp_path, capsys):
     assert main(["-q", "plan", str(small_city), "--out", str(out), "--time-limit", "0", "--solutions", "20",
                  "--no-check"]) == 0
     plan = json.loads((out / "plan.json").read_text())
-    route = next(r for r in plan["routes"] if r["tier"] == "last_mile")
-    route["departure"] += 600  # leave 10 hours late
+    trip = next(t for d in plan["duties"] if d["tier"] == "last_mile" for t in d["trips"])
+    trip["departure"] += 600  # leave 10 hours late
     bad = tmp_path / "late.json"
     bad.write_text(json.dumps(plan))
     capsys.readouterr()
@@ -103,3 +113,38 @@ def test_bad_option_exits_2(small_city, tmp_path, capsys):
     """An invalid option value is a usage error (exit 2), not a traceback."""
     assert main(["plan", str(small_city), "--out", str(tmp_path / "o"), "--time-limit", "-3"]) == 2
     assert "time-limit" in capsys.readouterr().err
+
+
+def test_quiet_is_accepted_before_and_after_the_subcommand(tmp_path):
+    """`-q/--quiet` works before the subcommand and after it (`fulfil plan X --out D -q`), for every subcommand."""
+    import logging
+
+    from fulfil.cli import build_parser
+
+    parser = build_parser()
+    assert parser.parse_args(["plan", "x.toml", "--out", "d", "-q"]).quiet is True
+    assert parser.parse_args(["-q", "plan", "x.toml", "--out", "d"]).quiet is True
+    assert parser.parse_args(["plan", "x.toml", "--out", "d"]).quiet is False
+    assert parser.parse_args(["check", "s.toml", "p.json", "-v", "--quiet"]).quiet is True
+    assert parser.parse_args(["generate", "--out", "d", "-q"]).quiet is True
+    assert parser.parse_args(["bench", "solomon", "--time-limit", "1", "--out", "d", "-q"]).quiet is True
+    assert parser.parse_args(["rollout", "r.toml", "--out", "d", "-q"]).quiet is True
+    assert parser.parse_args(["replay", "s.toml", "p.json", "l.csv", "-q"]).quiet is True
+
+    gen = ["generate", "--pickups", "20", "--forward", "1", "--orders", "200", "--out", str(tmp_path / "g")]
+    assert main([*gen, "-q"]) == 0
+    assert logging.getLogger("fulfil").level == logging.WARNING
+    assert main(gen) == 0
+    assert logging.getLogger("fulfil").level == logging.INFO
+
+
+def test_version(capsys):
+    """`fulfil --version` prints `fulfil <version>` and exits 0."""
+    import pytest
+
+    import fulfil
+
+    with pytest.raises(SystemExit) as info:
+        main(["--version"])
+    assert info.value.code == 0
+    assert capsys.readouterr().out == f"fulfil {fulfil.__version__}\n"

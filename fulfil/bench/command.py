@@ -9,8 +9,19 @@
 VRPLIB ``.vrp`` files (the set type is detected from the files), or the name
 of a folder of the shared benchmark data (``solomon``, ``homberger_200``,
 ``cvrp_x``; see :func:`fulfil.bench.benchdata_dir`). Every (instance, solver)
-pair runs in a worker process with the same wall-clock budget; the model is
-built inside the worker. Each solution is re-checked and re-costed by
+pair gets the same wall-clock budget. Everything runs on one
+:class:`~fulfil.executor.Executor` of single-core tasks: a peer is one task
+(the model is built inside the worker); ours is its engine runs
+(:func:`solvers.routing.solve.engine_runs`: OR-Tools and PyVRP; in the
+``"vehicles"`` convention also the two phase-2 lanes of
+:func:`solvers.routing.fleet.solve_fleet_first`), submitted as separate tasks
+that run at the same time, each with the whole budget, and combined here -- two
+cores, as before the executor. ``--workers N`` means N instances at a time: the
+executor has ``2 N`` processes (``--workers 0``: one process per core, half as
+many instances), and a task is started only when a process is free for it
+(ours takes two, a peer one), so every engine run has a core to itself;
+``--workers 1`` on a two-core machine gives ours the two cores and each peer one.
+Each solution is re-checked and re-costed by
 :mod:`fulfil.bench.verify` from the instance file alone, written to
 ``DIR/<solver>/<instance>.sol`` (VRPLIB solution format) and added to
 ``DIR/results.csv``; at the end the table, the per-family mean / worst gap
@@ -26,35 +37,20 @@ from __future__ import annotations
 import csv
 import logging
 import math
-import os
 import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from fulfil.bench.common import (
+    CVRP_CLASSES, RESULT_COLUMNS, BenchSet, natural, parse_peers, progress, results_table, select_instances,
+    sorted_rows, summarize, write_results_csv,
+)
 from fulfil.errors import UsageError
 
 log = logging.getLogger("fulfil")
 
 __all__ = ["cmd_bench", "parse_peers", "Task", "run_task", "detect_set", "load_bks", "family_of", "summarize"]
-
-RESULT_COLUMNS = [
-    "instance", "family", "solver", "convention", "feasible", "routes", "cost", "bks", "bks_routes",
-    "gap_pct", "seconds", "reported_cost", "status", "violations",
-]
-
-_VRPTW_FAMILIES = ("C1", "C2", "R1", "R2", "RC1", "RC2")
-_CVRP_CLASSES = ("n<=150", "151-250", ">250")
-
-
-# ----------------------------------------------------------------- the set
-@dataclass(frozen=True)
-class BenchSet:
-    """A folder of instances: ``kind`` ("vrptw" or "cvrp") and ``{name: path}`` in name order."""
-
-    folder: Path
-    kind: str
-    files: dict[str, Path]
 
 
 def resolve_set_dir(arg: str) -> Path:
@@ -88,36 +84,6 @@ def detect_set(folder: Path) -> BenchSet:
     if not files:
         raise UsageError(f"{folder}: no instance found (expected VRPLIB .vrp files or Solomon-format .txt files)")
     return BenchSet(folder, "vrptw", files)
-
-
-def select_instances(bset: BenchSet, names: str | None) -> list[str]:
-    """The instances named in ``--instances`` (comma separated, case-insensitive), or all."""
-    if not names:
-        return _natural(list(bset.files))
-    by_lower = {k.lower(): k for k in bset.files}
-    out, unknown = [], []
-    for n in (s.strip() for s in names.split(",")):
-        if not n:
-            continue
-        key = by_lower.get(n.lower()) or by_lower.get(Path(n).stem.lower())
-        if key is None:
-            unknown.append(n)
-        elif key not in out:
-            out.append(key)
-    if unknown:
-        some = ", ".join(_natural(list(bset.files))[:6])
-        raise UsageError(f"--instances: unknown instance(s) {', '.join(unknown)} in {bset.folder} "
-                         f"(it has {len(bset.files)}: {some}, ...)")
-    if not out:
-        raise UsageError("--instances: no instance named")
-    return out
-
-
-def _natural(names: list[str]) -> list[str]:
-    def key(s: str):
-        return [int(t) if t.isdigit() else t.lower() for t in re.split(r"(\d+)", s)]
-
-    return sorted(names, key=key)
 
 
 def load_bks(folder: Path, kind: str, convention: str) -> tuple[dict[str, tuple[int | None, float]], str | None]:
@@ -160,7 +126,7 @@ def family_of(name: str, kind: str) -> str:
     if not m:
         return "other"
     n = int(m.group(1))
-    return _CVRP_CLASSES[0] if n <= 150 else _CVRP_CLASSES[1] if n <= 250 else _CVRP_CLASSES[2]
+    return CVRP_CLASSES[0] if n <= 150 else CVRP_CLASSES[1] if n <= 250 else CVRP_CLASSES[2]
 
 
 # ------------------------------------------------------------------- tasks
@@ -177,12 +143,14 @@ class Task:
     out_dir: str
 
 
-def run_task(task: Task) -> dict:
+def run_task(task: Task, submit=None) -> dict:
     """Read, convert, solve, verify and write one solution; returns its results row (no gap yet).
 
-    Runs inside the worker: every OR-Tools / PyVRP / VROOM object is created
-    and dropped here. An engine that raises gives a row with ``feasible``
-    false and the error in ``status``.
+    A peer runs inside a worker: every OR-Tools / PyVRP / VROOM object is created and
+    dropped here. Ours is given ``submit`` (the executor's): this call then only waits
+    for its engine runs, which are tasks of the executor, and combines them; ``status``
+    names the runs, their budgets and wall seconds. An engine that raises gives a row
+    with ``feasible`` false and the error in ``status``.
     """
     from fulfil.bench.convert import reported_cost, to_routing_problem
     from fulfil.bench.engines import ENGINES
@@ -192,9 +160,13 @@ def run_task(task: Task) -> dict:
     inst = read_instance(task.path)
     problem = to_routing_problem(inst, task.convention)
     row = {"instance": task.instance, "solver": task.solver, "convention": task.convention}
+    runs = _Runs(submit) if submit is not None else None
     t0 = time.perf_counter()
     try:
-        sol = ENGINES[task.solver](problem, task.time_limit_s, task.seed)
+        if runs is not None:
+            sol = ENGINES[task.solver](problem, task.time_limit_s, task.seed, submit=runs.submit)
+        else:
+            sol = ENGINES[task.solver](problem, task.time_limit_s, task.seed)
     except Exception as exc:  # a peer's failure must not stop the benchmark
         row.update(feasible=False, routes=0, cost=None, seconds=time.perf_counter() - t0, reported_cost=None,
                    status=f"error: {type(exc).__name__}: {exc}"[:300], violations="")
@@ -213,6 +185,8 @@ def run_task(task: Task) -> dict:
     status = sol.status
     if sol.solver_status:
         status += f" ({sol.solver_status})"
+    if runs is not None:
+        status += runs.describe(sol)
     rep = reported_cost(problem, sol, task.convention)
     row.update(
         feasible=bool(routes) and not violations,
@@ -226,6 +200,36 @@ def run_task(task: Task) -> dict:
     return row
 
 
+class _Runs:
+    """``submit`` of the executor, recording ours' tasks: what ran, with what budget, how long."""
+
+    def __init__(self, submit):
+        self._submit = submit
+        self.tasks: list[tuple[str, float | None, object]] = []
+
+    def submit(self, fn, *args, **kwargs):
+        fut = self._submit(fn, *args, **kwargs)
+        if fn.__name__ == "run_engine":  # run_engine(problem, EngineRun)
+            self.tasks.append((args[1].engine, args[1].params.time_limit_s, fut))
+        else:  # a phase-2 lane of solve_fleet_first
+            self.tasks.append(("lane", kwargs.get("total_s"), fut))
+        return fut
+
+    def describe(self, sol) -> str:
+        """``"; ortools+pyvrp in parallel: ortools 2.0 s budget / 2.0 s, ..."`` for the status column."""
+        st = sol.stats or {}
+        parts = []
+        for name, budget, fut in self.tasks:
+            wall = None
+            if fut.done() and not fut.cancelled() and fut.exception() is None:
+                wall = getattr(fut.result(), "wall_s", None)
+            parts.append(f"{name} " + ("-" if budget is None else f"{budget:.1f}") + " s budget"
+                         + ("" if wall is None else f" / {wall:.1f} s"))
+        engines = "+".join(st.get("engines_run") or []) or "none"
+        how = " in parallel" if st.get("parallel") else ""
+        return f"; {engines}{how}: " + ", ".join(parts) if parts else f"; {engines}"
+
+
 # ----------------------------------------------------------------- results
 def _gap(row: dict, bks: dict[str, tuple[int | None, float]]) -> None:
     b = bks.get(row["instance"])
@@ -237,163 +241,61 @@ def _gap(row: dict, bks: dict[str, tuple[int | None, float]]) -> None:
         row["gap_pct"] = None
 
 
-def _fmt_csv(v, key: str) -> str:
-    if v is None:
-        return ""
-    if isinstance(v, bool):
-        return "yes" if v else "no"
-    if isinstance(v, float):
-        if key == "gap_pct":
-            return f"{v:.3f}"
-        if key == "seconds":
-            return f"{v:.2f}"
-        return f"{v:.4f}".rstrip("0").rstrip(".")
-    return str(v)
+
+def _row_of(fut, t: Task) -> dict:
+    """The task's results row, or a failed row when the task itself died."""
+    try:
+        return fut.result()
+    except Exception as exc:  # noqa: BLE001 - the worker itself died
+        return {"instance": t.instance, "solver": t.solver, "convention": t.convention,
+                "feasible": False, "routes": 0, "cost": None, "seconds": 0.0, "reported_cost": None,
+                "status": f"error: {type(exc).__name__}: {exc}"[:300], "violations": ""}
 
 
-def write_results_csv(path: Path, rows: list[dict]) -> None:
-    """Write ``rows`` to ``path`` atomically (columns :data:`RESULT_COLUMNS`)."""
-    tmp = path.with_name(path.name + ".tmp")
-    with tmp.open("w", newline="", encoding="utf-8") as fh:
-        w = csv.writer(fh)
-        w.writerow(RESULT_COLUMNS)
-        for r in rows:
-            w.writerow([_fmt_csv(r.get(k), k) for k in RESULT_COLUMNS])
-    tmp.replace(path)
+#: Cores ours uses per instance: its OR-Tools and PyVRP runs (or two fleet-first lanes) at the same time.
+OURS_CORES = 2
 
 
-def _mean(xs: list[float]) -> float | None:
-    return sum(xs) / len(xs) if xs else None
+def run_tasks(tasks: list[Task], processes: int, done) -> None:
+    """Run ``tasks`` on one executor of ``processes`` worker processes, calling ``done(row)`` as rows come in.
 
-
-def _better(a: dict, b: dict, convention: str) -> bool:
-    """``a`` beats ``b``: fewer routes first in the vehicles convention, then lower cost."""
-    if convention == "vehicles" and a["routes"] != b["routes"]:
-        return a["routes"] < b["routes"]
-    return a["cost"] < b["cost"]
-
-
-def summarize(rows: list[dict], solvers: list[str], kind: str, convention: str) -> str:
-    """Per-family tables: mean / worst gap per solver, feasible counts, ratio of ours to the peers.
-
-    The ratio columns are the mean over instances of ``cost(ours) / cost(peer)``
-    where both are feasible (below 1: ours is shorter); "best peer" takes,
-    per instance, the best feasible peer (fewest routes first in the vehicles
-    convention).
+    A peer's task is submitted whole; ours is driven from a thread of this process that
+    submits its engine runs to the same executor and waits for them (:func:`run_task` with
+    ``submit``). Tasks start in order, each only when enough processes are free for it
+    (ours :data:`OURS_CORES`, a peer one), so that nothing waits in the executor's queue:
+    every engine run starts at once and has a core to itself, and the budgets mean wall time.
     """
-    from fulfil.report.tables import table
+    import concurrent.futures as cf
+    from collections import deque
 
-    order = list(_VRPTW_FAMILIES if kind == "vrptw" else _CVRP_CLASSES)
-    fams = [f for f in order if any(r["family"] == f for r in rows)]
-    fams += sorted({r["family"] for r in rows} - set(fams))
-    groups = [(f, [r for r in rows if r["family"] == f]) for f in fams] + [("all", rows)]
-    vehicles = convention == "vehicles"
+    from fulfil.executor import make_executor
 
-    head = ["family", "solver", "instances", "feasible", "mean gap %", "worst gap %"]
-    if vehicles:
-        head += ["routes", "bks routes", "above bks routes"]
-    align = "llrrrr" + ("rrr" if vehicles else "")
-    body = []
-    for fam, rs in groups:
-        for s in solvers:
-            mine = [r for r in rs if r["solver"] == s]
-            if not mine:
-                continue
-            gaps = [r["gap_pct"] for r in mine if r.get("gap_pct") is not None]
-            line = [fam, s, len(mine), sum(bool(r["feasible"]) for r in mine),
-                    None if not gaps else f"{_mean(gaps):+.2f}", None if not gaps else f"{max(gaps):+.2f}"]
-            if vehicles:
-                feas = [r for r in mine if r["feasible"]]
-                line += [sum(r["routes"] for r in feas),
-                         sum(r["bks_routes"] or 0 for r in feas),
-                         sum(1 for r in feas if r["bks_routes"] is not None and r["routes"] > r["bks_routes"])]
-            body.append(line)
-    parts = ["Per family (gaps over feasible solutions; gap = 100 (cost - bks) / bks):", table(head, body, align)]
+    def cores(t: Task) -> int:
+        return min(processes, OURS_CORES) if t.solver == "ours" else 1
 
-    peers = [s for s in solvers if s != "ours"]
-    if "ours" in solvers and peers:
-        head2 = ["family"] + [f"ours/{p}" for p in peers] + ["ours/best peer", "ours better", "ties", "peer better"]
-        body2 = []
-        for fam, rs in groups:
-            by_inst: dict[str, dict[str, dict]] = {}
-            for r in rs:
-                if r["feasible"] and r.get("cost"):
-                    by_inst.setdefault(r["instance"], {})[r["solver"]] = r
-            line: list = [fam]
-            for p in peers:
-                ratios = [d["ours"]["cost"] / d[p]["cost"] for d in by_inst.values() if "ours" in d and p in d]
-                line.append(None if not ratios else f"{_mean(ratios):.4f} ({len(ratios)})")
-            ratios, win, tie, lose = [], 0, 0, 0
-            for d in by_inst.values():
-                cands = [d[p] for p in peers if p in d]
-                if "ours" not in d or not cands:
-                    continue
-                best = cands[0]
-                for c in cands[1:]:
-                    if _better(c, best, convention):
-                        best = c
-                ratios.append(d["ours"]["cost"] / best["cost"])
-                o = d["ours"]
-                if _better(o, best, convention):
-                    win += 1
-                elif _better(best, o, convention):
-                    lose += 1
-                else:
-                    tie += 1
-            line += [None if not ratios else f"{_mean(ratios):.4f} ({len(ratios)})", win, tie, lose]
-            body2.append(line)
-        parts += ["", "Ours vs peers: mean cost ratio on instances where both are feasible (count); "
-                      "below 1 = ours shorter" + ("; better = fewer routes, then shorter" if vehicles else ""),
-                  table(head2, body2, align="l" + "r" * (len(head2) - 1))]
-    return "\n".join(parts)
-
-
-def results_table(rows: list[dict]) -> str:
-    """All rows as a printed table."""
-    from fulfil.report.tables import table
-
-    body = []
-    for r in rows:
-        bks = r.get("bks")
-        body.append([r["instance"], r["solver"], bool(r["feasible"]), r["routes"],
-                     None if r.get("cost") is None else round(float(r["cost"]), 2),
-                     None if bks is None else (f"{bks:g}" + (f" ({r['bks_routes']})" if r.get("bks_routes") else "")),
-                     None if r.get("gap_pct") is None else f"{r['gap_pct']:+.2f}",
-                     round(float(r["seconds"]), 1)])
-    return table(["instance", "solver", "feasible", "routes", "cost", "bks (routes)", "gap %", "seconds"], body,
-                 align="llrrrrrr")
-
-
-# -------------------------------------------------------------------- CLI
-def _progress(row: dict, k: int, total: int) -> None:
-    if row["feasible"]:
-        gap = "gap n/a (no bks)" if row.get("gap_pct") is None else f"gap {row['gap_pct']:+6.2f}%"
-        what = f"{row['routes']:3d} routes  cost {row['cost']:10.2f}  {gap}"
-    else:
-        why = row.get("violations") or row.get("status") or ""
-        what = (why if why.startswith("no solution") else f"INFEASIBLE: {why}")[:120]
-    log.info("[%d/%d] %-12s %-13s %s  %.1fs", k, total, row["instance"], row["solver"], what, row["seconds"])
-
-
-def parse_peers(vs: str | None) -> list[str]:
-    """The peers named by ``--vs`` in order, without ours or repeats; a missing one is skipped with a note.
-
-    Raises :class:`UsageError` for a name that is not a peer.
-    """
-    from fulfil.bench.engines import PEERS, engine_missing
-
-    out: list[str] = []
-    for p in (s.strip() for s in (vs or "").split(",")):
-        if not p or p == "ours" or p in out:
-            continue
-        if p not in PEERS:
-            raise UsageError(f"--vs: unknown peer {p!r}; choose from {', '.join(PEERS)}")
-        missing = engine_missing(p)
-        if missing:
-            print(f"note: {missing}")
-            continue
-        out.append(p)
-    return out
+    pending = deque(tasks)
+    running: dict[cf.Future, tuple[Task, int]] = {}
+    free = processes
+    # threads that only wait for ours' engine runs (no computing, no process of their own)
+    drivers = cf.ThreadPoolExecutor(max_workers=max(1, processes // OURS_CORES), thread_name_prefix="bench-ours")
+    try:
+        with make_executor(max(2, processes)) as ex:
+            # start every worker before the first budget runs (a pool starts its processes lazily)
+            for f in [ex.submit(int) for _ in range(ex.workers)]:
+                f.result()
+            while pending or running:
+                while pending and cores(pending[0]) <= free:
+                    t = pending.popleft()
+                    fut = drivers.submit(run_task, t, ex.submit) if t.solver == "ours" else ex.submit(run_task, t)
+                    running[fut] = (t, cores(t))
+                    free -= cores(t)
+                finished, _ = cf.wait(list(running), return_when=cf.FIRST_COMPLETED)
+                for fut in [f for f in running if f in finished]:
+                    t, c = running.pop(fut)
+                    free += c
+                    done(_row_of(fut, t))
+    finally:
+        drivers.shutdown(wait=False, cancel_futures=True)
 
 
 def cmd_bench(args) -> int:
@@ -451,13 +353,16 @@ def cmd_bench(args) -> int:
     out.mkdir(parents=True, exist_ok=True)
     tasks = [Task(n, str(bset.files[n]), s, convention, float(args.time_limit), int(args.seed), str(out))
              for n in names for s in solvers]
-    workers = args.workers or os.cpu_count() or 1
-    workers = max(1, min(workers, len(tasks)))
+    from fulfil.executor import cpu_count
+
+    at_once = args.workers or max(1, cpu_count() // OURS_CORES)  # instances at a time
+    processes = OURS_CORES * at_once
     conv_text = {"distance": "pure distance, arcs truncated to 0.1",
                  "vehicles": "vehicles first, then exact Euclidean distance",
                  "cvrp": "distance, arcs rounded to integers"}[convention]
     print(f"bench {folder.name}: {len(names)} instance(s) x {len(solvers)} solver(s) ({', '.join(solvers)}), "
-          f"{args.time_limit:g} s each, {workers} worker(s); objective: {conv_text}; "
+          f"{args.time_limit:g} s each, {at_once} instance(s) at a time on {processes} worker processes (ours: "
+          f"{OURS_CORES} engine runs at once, each peer one); objective: {conv_text}; "
           f"bks: {bks_file or 'none found (no gaps)'}")
     assert all(s in ENGINES for s in solvers)
 
@@ -467,34 +372,12 @@ def cmd_bench(args) -> int:
         row["family"] = family_of(row["instance"], bset.kind)
         _gap(row, bks)
         rows.append(row)
-        _progress(row, len(rows), len(tasks))
-        write_results_csv(out / "results.csv", _sorted(rows, names, solvers))
+        progress(row, len(rows), len(tasks))
+        write_results_csv(out / "results.csv", sorted_rows(rows, names, solvers))
 
-    if workers == 1:
-        for t in tasks:
-            done(run_task(t))
-    else:
-        import multiprocessing as mp
-        from concurrent.futures import ProcessPoolExecutor, as_completed
+    run_tasks(tasks, processes, done)
 
-        pool = ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn"))
-        try:
-            futures = {pool.submit(run_task, t): t for t in tasks}
-            for fut in as_completed(futures):
-                t = futures[fut]
-                try:
-                    row = fut.result()
-                except Exception as exc:  # the worker itself died
-                    row = {"instance": t.instance, "solver": t.solver, "convention": t.convention,
-                           "feasible": False, "routes": 0, "cost": None, "seconds": 0.0, "reported_cost": None,
-                           "status": f"error: {type(exc).__name__}: {exc}"[:300], "violations": ""}
-                done(row)
-        except BaseException:
-            pool.shutdown(wait=False, cancel_futures=True)
-            raise
-        pool.shutdown()
-
-    rows = _sorted(rows, names, solvers)
+    rows = sorted_rows(rows, names, solvers)
     write_results_csv(out / "results.csv", rows)
     text = results_table(rows) + "\n\n" + summarize(rows, solvers, bset.kind, convention)
     (out / "summary.txt").write_text(text + "\n", encoding="utf-8")
@@ -508,7 +391,3 @@ def cmd_bench(args) -> int:
     return 0
 
 
-def _sorted(rows: list[dict], names: list[str], solvers: list[str]) -> list[dict]:
-    pos = {n: i for i, n in enumerate(names)}
-    spos = {s: i for i, s in enumerate(solvers)}
-    return sorted(rows, key=lambda r: (pos.get(r["instance"], 1 << 30), spos.get(r["solver"], 1 << 30)))

@@ -87,12 +87,20 @@ def convention_for(inst: VRPInstance, objective: str | None) -> str:
     """
     if objective not in (None, "distance", "vehicles"):
         raise ValueError(f"unknown objective {objective!r}; choose 'distance' or 'vehicles'")
+    _check_kind(inst)
     if inst.kind == "cvrp":
         if objective == "vehicles":
             raise ValueError(f"{inst.name}: the CVRP X set's objective is distance only (unlimited fleet); "
                              "--objective vehicles applies to Solomon/Homberger sets")
         return "cvrp"
     return objective or "distance"
+
+
+def _check_kind(inst: VRPInstance) -> None:
+    """Only single-trip VRPTW and CVRP instances are benchmarked (release dates and reloads are not modelled)."""
+    if inst.kind not in ("vrptw", "cvrp"):
+        raise ValueError(f"{inst.name}: {inst.kind} instances are read but not benchmarked yet "
+                         "(release dates and multi-trip reloads are not modelled)")
 
 
 def _deltas_sq(coords: np.ndarray) -> np.ndarray:
@@ -199,6 +207,7 @@ def to_routing_problem(inst: VRPInstance, convention: str, mandatory: bool = Tru
     """
     if convention not in CONVENTIONS:
         raise ValueError(f"unknown convention {convention!r}; choose one of {', '.join(CONVENTIONS)}")
+    _check_kind(inst)
     if (convention == "cvrp") != (inst.kind == "cvrp"):
         raise ValueError(f"{inst.name}: convention {convention!r} does not apply to a {inst.kind} instance")
     n1 = inst.coords.shape[0]

@@ -11,7 +11,7 @@ scenarios, such as a rollout region, are skipped with a note). Every selected
 scenario is validated first (as ``fulfil validate`` does); a bad one stops the
 command before anything is written (exit 2, the file named).
 
-Per scenario, a fresh child process (``spawn``) loads the file, runs
+Per scenario, a fresh child process (a one-worker :class:`fulfil.executor.ProcessPoolBackend`) loads the file, runs
 :func:`fulfil.pipeline.plan_night` with ``--time-limit`` / ``--seed`` /
 ``--workers``, checks the plan with :func:`fulfil.checker.check_plan` and writes it
 to ``DIR/ours/<scenario>/plan.json``; its row in ``DIR/results.csv`` has the plan
@@ -25,7 +25,9 @@ With ``--vs``, the child also rebuilds each forward warehouse's last-mile
 subproblem exactly as ``plan_night`` builds it (same helpers, same allocation)
 and hands the :class:`~solvers.routing.RoutingProblem` arrays back. Each one is
 then solved, one solve at a time, by ours (:func:`solvers.routing.solve_routing`
-with the plan's routing parameters, on the full problem) and by every peer on a
+with the plan's routing parameters, on the full problem; its OR-Tools and PyVRP
+runs are two tasks of a two-process :class:`~fulfil.executor.Executor`, each with
+the whole budget, so ours has two cores) and by every peer (one core) on a
 *flattened* form it can express (:func:`flatten`): capacities per zone as load
 dimensions, windows, the 2-hour promise and the cold limits folded into each
 job's window close (the tightest over the vehicles that may carry the job), zone
@@ -80,8 +82,9 @@ STAGES = ["load_s", "compile_s", "allocation_s", "build_s", "last_mile_s", "cold
 
 RESULT_COLUMNS = [
     "scenario", "solver", "feasible", "violations", "first_violation", "status", "vehicles", "trunk_vehicles",
-    "last_mile_vehicles", "stops", "km", "duration_h", "cost", "cost_per_order", "orders_total", "orders_served",
-    "orders_unserved", "units_unserved", "two_hour_compliance", "cold_chain_compliance", "in_spec_share",
+    "last_mile_vehicles", "trips", "trunk_trips", "last_mile_trips", "stops", "km", "duration_h", "cost",
+    "cost_per_order", "orders_total", "orders_served", "orders_complete", "orders_unserved", "units_total",
+    "units_served", "units_unserved", "fill_rate", "two_hour_compliance", "cold_chain_compliance", "in_spec_share",
     "expected_spoilage_cost", *STAGES, "peak_rss_mb", "peak_rss_children_mb", "time_limit_s", "seed", "workers",
     "forward_warehouses", "pickup_points", "plan",
 ]
@@ -93,11 +96,13 @@ SUBPROBLEM_COLUMNS = [
 
 #: What each solver is given, said once in the summary.
 PEER_NOTES = {
-    "ours": "solve_routing as in plan_night, on the full problem (OR-Tools, plus PyVRP in a child process on a "
-            "second core when PyVRP can express the full problem; the better verified plan is kept)",
-    "pyvrp": "PyVRP on the flattened problem: one vehicle type per (capacities, shift, costs), one load "
-             "dimension per used capacity dimension, window close = folded deadline, site-merged hand-over time in "
-             "the duration matrix, optional clients with prize = penalty; MaxRuntime(budget), one core",
+    "ours": "solve_routing on the full problem (OR-Tools, plus PyVRP when it can express the full problem, each "
+            "on its own worker process with the whole budget, at the same time: two cores; the better verified "
+            "plan is kept)",
+    "pyvrp": "PyVRP on the flattened problem: one vehicle type per (capacities, shift, costs, allowed set), one load "
+             "dimension per used capacity dimension (allowed-vehicle sets as extra 0/1 dimensions), window close = "
+             "folded deadline, site-merged hand-over time in the duration matrix, fixed departure when time is "
+             "priced, optional clients with prize = penalty; MaxRuntime(budget), one core",
     "ortools-plain": "textbook OR-Tools model of the flattened problem: arc cost per vehicle, fixed costs, one "
                      "capacity dimension per used dimension, time dimension with windows and span cost, allowed "
                      "vehicles, disjunctions with the penalty; PATH_CHEAPEST_ARC + GUIDED_LOCAL_SEARCH, one core",
@@ -202,15 +207,12 @@ def validate_scenario(path: Path) -> tuple[int, int]:
         Naming the file, when the scenario is malformed or fails the feasibility pre-check.
     """
     from fulfil.feasibility import precheck
-    from fulfil.network import compile_network
+    from fulfil.night import compile_night
     from fulfil.scenario import load_scenario
-    from fulfil.travel import TravelModel
 
     try:
         s = load_scenario(path)
-        travel = TravelModel(s)
-        net = compile_network(s, travel)
-        precheck(s, net, travel, path.name)
+        precheck(compile_night(s), path.name)
     except FulfilError as exc:
         msg = str(exc)
         raise UsageError(msg if path.name in msg else f"{path}: {msg}") from None
@@ -262,6 +264,7 @@ def run_scenario(task: ScenarioTask) -> dict:
     from fulfil.checker import check_plan
     from fulfil.output import write_json_atomic
     from fulfil.pipeline import PlanParams, plan_night
+    from fulfil.report.tables import plan_doc
     from fulfil.scenario import load_scenario
 
     t0 = time.perf_counter()
@@ -273,6 +276,7 @@ def run_scenario(task: ScenarioTask) -> dict:
     t1 = time.perf_counter()
     violations = check_plan(s, plan)
     check_s = time.perf_counter() - t1
+    plan = plan_doc(plan)  # the plan's JSON dict (plan_night gives a Plan model, format version 2)
     plan["check"] = {"violations": len(violations)}
     t2 = time.perf_counter()
     plan_path = Path(task.out_dir) / "ours" / task.name / "plan.json"
@@ -288,10 +292,12 @@ def run_scenario(task: ScenarioTask) -> dict:
                                                             if violations else ""),
         "status": "ok" if plan.get("code", 0) == 0 else f"code {plan.get('code')}: {plan.get('error', '')}",
         "km": k.get("distance_km"),
-        **{key: k.get(key) for key in ("vehicles", "trunk_vehicles", "last_mile_vehicles", "stops", "duration_h",
-                                       "cost", "cost_per_order", "orders_total", "orders_served", "orders_unserved",
-                                       "units_unserved", "two_hour_compliance", "cold_chain_compliance",
-                                       "in_spec_share", "expected_spoilage_cost")},
+        **{key: k.get(key) for key in ("vehicles", "trunk_vehicles", "last_mile_vehicles", "trips", "trunk_trips",
+                                       "last_mile_trips", "stops", "duration_h", "cost", "cost_per_order",
+                                       "orders_total", "orders_served", "orders_complete", "orders_unserved",
+                                       "units_total", "units_served", "units_unserved", "fill_rate",
+                                       "two_hour_compliance", "cold_chain_compliance", "in_spec_share",
+                                       "expected_spoilage_cost")},
         **{key: st.get(key) for key in STAGES if key in st},
         "load_s": load_s, "check_s": check_s, "write_s": write_s, "plan_total_s": st.get("total_s"), "wall_s": wall_s,
         "peak_rss_mb": peak, "peak_rss_children_mb": peak_children, "time_limit_s": task.time_limit_s,
@@ -309,19 +315,20 @@ def last_mile_subproblems(scenario: Any, params: Any) -> list[SubproblemCase]:
     same per-subproblem wall budget the plan gave it. Subproblems re-solved by the plan's
     cold-chain repair (tighter limits) are given in their first form.
     """
-    from fulfil.network import compile_network
-    from fulfil.pipeline import LAST_MILE_SHARE, _budgets, allocate, last_mile_jobs, last_mile_subproblems
-    from fulfil.travel import TravelModel
+    from fulfil.night import compile_night
+    from fulfil.routing_tasks import stage_budgets
+    from fulfil.stages.allocate import allocate
+    from fulfil.stages.jobs import last_mile_jobs
+    from fulfil.stages.subproblems import last_mile_subproblems as build
 
-    s = scenario
-    travel = TravelModel(s)
-    net = compile_network(s, travel)
-    assign, units, _ = allocate(s, net, travel)
-    jobs_by_fw, _ = last_mile_jobs(s, net, travel, assign, units)
-    subs, _ = last_mile_subproblems(s, net, travel, jobs_by_fw)
-    total = None if params.time_limit_s is None else LAST_MILE_SHARE * params.time_limit_s
-    budgets = _budgets(subs, total, params.n_workers)
-    return [SubproblemCase(str(net.forward_ids[sp.key[1]]), sp.problem, b) for sp, b in zip(subs, budgets, strict=True)]
+    night = compile_night(scenario)
+    alloc = allocate(night)
+    jobs_by_fw, _ = last_mile_jobs(night, alloc.assign, alloc.units)
+    subs = build(night, jobs_by_fw)
+    total, _ = params.budgets()
+    budgets = stage_budgets([sp.problem for sp in subs], total, params.n_workers)
+    return [SubproblemCase(str(night.net.forward_ids[sp.owner]), sp.problem, b)
+            for sp, b in zip(subs, budgets, strict=True)]
 
 
 # ------------------------------------------------------------------ flattening
@@ -429,199 +436,55 @@ def recheck(problem: RoutingProblem, routes: list | None, status: str = "") -> d
 
 
 # -------------------------------------------------------------------- solvers
-def _ours(case: SubproblemCase, flat: Flat, seed: int) -> tuple[list | None, str]:
+def _ours(case: SubproblemCase, flat: Flat, seed: int, submit: Any = None) -> tuple[list | None, str]:
+    """``solve_routing`` on the full problem; with ``submit`` its engine runs are tasks, each with the budget."""
     from solvers.routing import RoutingParams, solve_routing
 
-    sol = solve_routing(case.problem, RoutingParams(time_limit_s=case.budget_s, seed=seed))
+    sol = solve_routing(case.problem, RoutingParams(time_limit_s=case.budget_s, seed=seed), submit=submit)
     st = f"{sol.status}, {sol.engine}"
+    runs = (sol.stats or {}).get("engines_run") or []
+    if runs:
+        st += f"; {'+'.join(runs)}" + (" in parallel" if (sol.stats or {}).get("parallel") else " in turn")
     return ([list(map(int, r)) for r in sol.routes] if sol.status == "ok" else None), st
-
-
-def _pyvrp(case: SubproblemCase, flat: Flat, seed: int) -> tuple[list | None, str]:
-    from solvers.routing.pyvrp_engine import expressible, solve_pyvrp
-
-    ok, why = expressible(flat.problem)
-    if not ok:
-        return None, f"not expressible: {why}"
-    if flat.jobs.size == 0:
-        return [[] for _ in range(flat.problem.n_vehicles)], "no job to route"
-    res = solve_pyvrp(flat.problem, flat.jobs, seed=seed, deadline=time.time() + _budget(case))
-    if res.error:
-        return None, f"error: {res.error}"
-    return res.routes, f"{res.iterations} iterations" if res.routes is not None else "no feasible solution"
 
 
 def _budget(case: SubproblemCase) -> float:
     return 5.0 if case.budget_s is None else float(case.budget_s)
 
 
-def _used_dims(p: RoutingProblem) -> list[int]:
-    import numpy as np
+def _peer(name: str):
+    """The peer ``name`` of :mod:`fulfil.bench.engines` on the flattened problem, its servable jobs only."""
 
-    return [d for d in range(p.n_dims) if np.any(p.demand[1:, d] != 0)]
+    def solve(case: SubproblemCase, flat: Flat, seed: int) -> tuple[list | None, str]:
+        from fulfil.bench.engines import ENGINES
 
+        sol = ENGINES[name](flat.problem, _budget(case), seed, jobs=flat.jobs)
+        status = sol.solver_status or sol.status
+        if name == "pyvrp" and sol.solutions_found:
+            status += f", {sol.solutions_found} iterations"
+        return ([list(map(int, r)) for r in sol.routes] if sol.status == "ok" else None), status
 
-def _ortools_plain(case: SubproblemCase, flat: Flat, seed: int) -> tuple[list | None, str]:
-    """The textbook OR-Tools model of the flattened problem (``seed`` unused: nothing to seed)."""
-    import numpy as np
-    from ortools.constraint_solver import pywrapcp, routing_enums_pb2
-
-    from solvers.routing.model import round_half_up
-
-    p = flat.problem
-    V = p.n_vehicles
-    nodes = np.concatenate([[0], flat.jobs]).astype(np.int64)
-    if flat.jobs.size == 0:
-        return [[] for _ in range(V)], "no job to route"
-    n = nodes.size
-    sub = np.ix_(nodes, nodes)
-    dist = p.dist_m[sub].astype(np.float64)
-    transit = p.transit_time_s()[sub].astype(np.int64).tolist()
-    manager = pywrapcp.RoutingIndexManager(n, V, 0)
-    routing = pywrapcp.RoutingModel(manager)
-
-    arc_cb: dict[float, int] = {}
-    for v in range(V):
-        rate = float(p.cost_per_m[v])
-        if rate not in arc_cb:
-            m = round_half_up(dist * rate).tolist()
-
-            def arc(i: int, j: int, m: list = m) -> int:
-                return m[manager.IndexToNode(i)][manager.IndexToNode(j)]
-
-            arc_cb[rate] = routing.RegisterTransitCallback(arc)
-        routing.SetArcCostEvaluatorOfVehicle(arc_cb[rate], v)
-        routing.SetFixedCostOfVehicle(int(p.fixed_cost[v]), v)
-    for d in _used_dims(p):
-        dem = p.demand[nodes, d].astype(np.int64).tolist()
-
-        def demand(i: int, dem: list = dem) -> int:
-            return dem[manager.IndexToNode(i)]
-
-        idx = routing.RegisterUnaryTransitCallback(demand)
-        routing.AddDimensionWithVehicleCapacity(idx, 0, [int(c) for c in p.capacity[:, d]], True, f"load{d}")
-
-    def time_cb(i: int, j: int) -> int:
-        return transit[manager.IndexToNode(i)][manager.IndexToNode(j)]
-
-    horizon = int(p.end_max_s.max())
-    routing.AddDimension(routing.RegisterTransitCallback(time_cb), horizon, horizon, False, "Time")
-    td = routing.GetDimensionOrDie("Time")
-    for k in range(1, n):
-        j = int(nodes[k])
-        idx = manager.NodeToIndex(k)
-        td.CumulVar(idx).SetRange(int(p.tw_open_s[j]), int(min(p.tw_close_s[j], horizon)))
-        forbidden = [v for v in range(V) if not p.allowed[v, j]]
-        if forbidden:  # SetAllowedVehiclesForIndex does not take Python lists in OR-Tools 9.15
-            routing.VehicleVar(idx).RemoveValues(forbidden)
-        if p.penalty[j] >= 0:
-            routing.AddDisjunction([idx], int(p.penalty[j]))
-    span = round_half_up(p.cost_per_s)
-    for v in range(V):
-        td.CumulVar(routing.Start(v)).SetRange(int(p.start_s[v]), int(p.start_s[v]))
-        td.CumulVar(routing.End(v)).SetRange(int(p.start_s[v]), int(p.end_max_s[v]))
-        if span[v]:
-            td.SetSpanCostCoefficientForVehicle(int(span[v]), v)
-        routing.AddVariableMinimizedByFinalizer(td.CumulVar(routing.End(v)))
-
-    params = pywrapcp.DefaultRoutingSearchParameters()
-    params.first_solution_strategy = routing_enums_pb2.FirstSolutionStrategy.PATH_CHEAPEST_ARC
-    params.local_search_metaheuristic = routing_enums_pb2.LocalSearchMetaheuristic.GUIDED_LOCAL_SEARCH
-    params.time_limit.FromMilliseconds(max(1, round(_budget(case) * 1000)))
-    solution = routing.SolveWithParameters(params)
-    status = routing_enums_pb2.RoutingSearchStatus.Value.Name(routing.status())
-    if solution is None:
-        return None, status
-    routes = []
-    for v in range(V):
-        index = solution.Value(routing.NextVar(routing.Start(v)))
-        r = []
-        while not routing.IsEnd(index):
-            r.append(int(nodes[manager.IndexToNode(index)]))
-            index = solution.Value(routing.NextVar(index))
-        routes.append(r)
-    return routes, status
+    solve.__name__ = f"peer_{name.replace('-', '_')}"
+    return solve
 
 
-def _vroom(case: SubproblemCase, flat: Flat, seed: int) -> tuple[list | None, str]:
-    """pyvroom on the flattened problem (``seed`` unused: VROOM is deterministic)."""
-    from datetime import timedelta
-
-    import numpy as np
-    import vroom
-
-    from solvers.routing.model import round_half_up
-
-    p = flat.problem
-    V = p.n_vehicles
-    if flat.jobs.size == 0:
-        return [[] for _ in range(V)], "no job to route"
-    # one location per physical site, so that VROOM's setup (once per consecutive visit) is the hand-over time
-    rep, loc_of = [0], {}
-    site_loc: dict[int, int] = {}
-    for j in flat.jobs.tolist():
-        s = int(p.site[j])
-        if s not in site_loc:
-            site_loc[s] = len(rep)
-            rep.append(j)
-        loc_of[j] = site_loc[s]
-    sub = np.ix_(rep, rep)
-    travel = p.travel_s[sub].astype(np.int64)
-    dist = p.dist_m[sub].astype(np.float64)
-    span = round_half_up(p.cost_per_s)
-    inp = vroom.Input()
-    profile_of: dict[tuple[float, int], str] = {}
-    for v in range(V):
-        key = (float(p.cost_per_m[v]), int(span[v]))
-        if key not in profile_of:
-            name = f"p{len(profile_of)}"
-            profile_of[key] = name
-            cost = round_half_up(dist * key[0]) + key[1] * travel
-            if int(cost.max()) >= 2**32 or int(travel.max()) >= 2**32:
-                raise ValueError("vroom: arc costs or travel times do not fit VROOM's 32-bit matrices")
-            inp.set_durations_matrix(name, travel.astype(np.uint32))
-            inp.set_costs_matrix(name, cost.astype(np.uint32))
-    dims = _used_dims(p)
-    patterns: dict[bytes, int] = {}
-    skill_of: dict[int, int] = {}
-    if not p.allowed[:, flat.jobs].all():
-        for j in flat.jobs.tolist():
-            skill_of[j] = patterns.setdefault(p.allowed[:, j].astype(bool).tobytes(), len(patterns))
-    for j in flat.jobs.tolist():
-        kw: dict[str, Any] = {"location": loc_of[j], "default_setup": int(p.service_fixed_s[j]),
-                              "default_service": int(p.service_var_s[j]),
-                              "delivery": [int(p.demand[j, d]) for d in dims],
-                              "time_windows": [vroom.TimeWindow(int(p.tw_open_s[j]), int(p.tw_close_s[j]))]}
-        if skill_of:
-            kw["skills"] = {skill_of[j]}
-        inp.add_job(vroom.Job(int(j), **kw))
-    sets = [np.frombuffer(k, dtype=bool) for k in patterns]
-    for v in range(V):
-        kw = {"start": 0, "end": 0, "profile": profile_of[(float(p.cost_per_m[v]), int(span[v]))],
-              "capacity": [int(p.capacity[v, d]) for d in dims],
-              "time_window": vroom.TimeWindow(int(p.start_s[v]), int(p.end_max_s[v])),
-              "costs": vroom.VehicleCosts(fixed=int(p.fixed_cost[v]))}
-        if skill_of:
-            kw["skills"] = {k for k, s in enumerate(sets) if s[v]}
-        inp.add_vehicle(vroom.Vehicle(v, **kw))
-    sol = inp.solve(exploration_level=5, nb_threads=1, timeout=timedelta(seconds=_budget(case)))
-    routes: list[list[int]] = [[] for _ in range(V)]
-    df = sol.routes
-    jobs = df[df["type"] == "job"]
-    for vid, jid in zip(jobs["vehicle_id"].tolist(), jobs["id"].tolist(), strict=True):
-        routes[int(vid)].append(int(jid))
-    return routes, f"unassigned={int(sol.summary.unassigned)}"
+SOLVERS = {"ours": _ours, "pyvrp": _peer("pyvrp"), "ortools-plain": _peer("ortools-plain"),
+           "vroom": _peer("vroom")}
 
 
-SOLVERS = {"ours": _ours, "pyvrp": _pyvrp, "ortools-plain": _ortools_plain, "vroom": _vroom}
+def solve_case(case: SubproblemCase, solver: str, seed: int, flat: Flat | None = None, submit: Any = None) -> dict:
+    """Solve one subproblem with ``solver``, re-check and cost the routes; returns its subproblems row.
 
-
-def solve_case(case: SubproblemCase, solver: str, seed: int, flat: Flat | None = None) -> dict:
-    """Solve one subproblem with ``solver``, re-check and cost the routes; returns its subproblems row."""
+    ``submit`` (an executor's) is given to ours only: its two engine runs then go to two worker
+    processes at the same time, each with the subproblem's budget; a peer runs here, on one core.
+    """
     flat = flat if flat is not None else flatten(case.problem)
     t0 = time.perf_counter()
     try:
-        routes, status = SOLVERS[solver](case, flat, seed)
+        if solver == "ours":
+            routes, status = SOLVERS[solver](case, flat, seed, submit=submit)
+        else:
+            routes, status = SOLVERS[solver](case, flat, seed)
     except Exception as exc:  # noqa: BLE001 - a peer's failure must not stop the benchmark
         routes, status = None, f"error: {type(exc).__name__}: {exc}"[:300]
     seconds = time.perf_counter() - t0
@@ -709,12 +572,14 @@ def scenario_tables(rows: list[dict]) -> str:
 
     kp = []
     for r in rows:
-        served = (f"{r['orders_served']}/{r['orders_total']}" if r.get("orders_total") is not None else None)
-        kp.append([r["scenario"], bool(r["feasible"]), r.get("vehicles"), _num(r.get("km"), 1), _num(r.get("cost")),
-                   _num(r.get("cost_per_order"), 3), served, _pct(r.get("two_hour_compliance")),
-                   _pct(r.get("cold_chain_compliance")), _pct(r.get("in_spec_share")), r.get("violations")])
-    t1 = table(["scenario", "feasible", "vehicles", "km", "cost RMB", "RMB/order", "orders served", "2-hour",
-                "cold chain", "in spec", "violations"], kp, align="llrrrrrrrrr")
+        served = (f"{float(r['orders_served']):,.1f}/{r['orders_total']}"
+                  if r.get("orders_total") is not None and r.get("orders_served") is not None else None)
+        kp.append([r["scenario"], bool(r["feasible"]), r.get("vehicles"), r.get("trips"), _num(r.get("km"), 1),
+                   _num(r.get("cost")), _num(r.get("cost_per_order"), 3), served, _pct(r.get("fill_rate")),
+                   _pct(r.get("two_hour_compliance")), _pct(r.get("cold_chain_compliance")),
+                   _pct(r.get("in_spec_share")), r.get("violations")])
+    t1 = table(["scenario", "feasible", "vehicles", "trips", "km", "cost RMB", "RMB/order", "orders served",
+                "fill rate", "2-hour", "cold chain", "in spec", "violations"], kp, align="llrrrrrrrrrrr")
     st = []
     for r in rows:
         st.append([r["scenario"]] + [_num(r.get(k), 2) for k in
@@ -809,46 +674,21 @@ def _sub_progress(scen: str, row: dict, k: int, total: int) -> None:
 
 
 def _run_child(task: ScenarioTask) -> dict:
-    """``run_scenario`` in a fresh spawned process (its own peak memory, nothing shared)."""
-    import multiprocessing as mp
-    from concurrent.futures import ProcessPoolExecutor
+    """``run_scenario`` in a fresh worker process (its own peak memory, nothing shared)."""
+    from fulfil.executor import ProcessPoolBackend
 
-    with ProcessPoolExecutor(max_workers=1, mp_context=mp.get_context("spawn")) as pool:
-        return pool.submit(run_scenario, task).result()
+    with ProcessPoolBackend(1) as ex:
+        return ex.submit(run_scenario, task).result()
 
 
-def cmd_bench_scenarios(args: Any, path: Path) -> int:
-    """``fulfil bench <scenario file or folder>`` (see the module docstring).
-
-    Returns
-    -------
-    int
-        ``0``; ``4`` when one of our plans fails the independent check or could not be made.
-    """
+def _bench_scenarios(args: Any, files: dict[str, Path], sizes: dict, names: list[str], solvers: list[str], out: Path,
+                     rows: list[dict], sub_rows: list[dict], sub_ex: Any) -> None:
+    """Plan every scenario in a fresh process, then solve its subproblems (ours on ``sub_ex``); fills the rows."""
     from fulfil.output import write_text_atomic
 
-    if getattr(args, "objective", None):
-        print("note: --objective applies to Solomon/Homberger sets; ignored for scenarios")
-    from fulfil.bench.command import parse_peers
-
-    peers = parse_peers(args.vs)
-    files, notes = find_scenarios(path, args.instances)
-    for n in notes:
-        print(f"note: {n}")
-    sizes = {name: validate_scenario(f) for name, f in files.items()}  # bad input: exit 2 before any output
-
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    solvers = ["ours", *peers]
-    names = list(files)
-    print(f"bench {path.name}: {len(names)} scenario(s) ({', '.join(names)}), time limit {args.time_limit:g} s, "
-          f"{args.workers or 'one per core'} routing worker(s), seed {args.seed}; one scenario at a time, each in a "
-          f"fresh process" + (f"; last-mile subproblems vs {', '.join(peers)}, one solve at a time" if peers else ""))
-    rows: list[dict] = []
-    sub_rows: list[dict] = []
     for k, name in enumerate(names, 1):
         task = ScenarioTask(name, str(files[name]), float(args.time_limit), int(args.seed), int(args.workers),
-                            str(out), subproblems=bool(peers))
+                            str(out), subproblems=len(solvers) > 1)
         t0 = time.perf_counter()
         try:
             res = _run_child(task)
@@ -869,12 +709,48 @@ def cmd_bench_scenarios(args: Any, path: Path) -> int:
         for case in cases:
             flat = flatten(case.problem)
             for s in solvers:
-                r = solve_case(case, s, int(args.seed), flat)
+                r = solve_case(case, s, int(args.seed), flat, submit=sub_ex.submit)
                 r["scenario"] = name
                 sub_rows.append(r)
                 done += 1
                 _sub_progress(name, r, done, total)
                 write_text_atomic(out / "subproblems.csv", _csv_text(SUBPROBLEM_COLUMNS, sub_rows))
+
+
+def cmd_bench_scenarios(args: Any, path: Path) -> int:
+    """``fulfil bench <scenario file or folder>`` (see the module docstring).
+
+    Returns
+    -------
+    int
+        ``0``; ``4`` when one of our plans fails the independent check or could not be made.
+    """
+    from fulfil.output import write_text_atomic
+
+    if getattr(args, "objective", None):
+        print("note: --objective applies to Solomon/Homberger sets; ignored for scenarios")
+    from fulfil.bench.common import parse_peers
+
+    peers = parse_peers(args.vs)
+    files, notes = find_scenarios(path, args.instances)
+    for n in notes:
+        print(f"note: {n}")
+    sizes = {name: validate_scenario(f) for name, f in files.items()}  # bad input: exit 2 before any output
+
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    solvers = ["ours", *peers]
+    names = list(files)
+    print(f"bench {path.name}: {len(names)} scenario(s) ({', '.join(names)}), time limit {args.time_limit:g} s, "
+          f"{args.workers or 'one per core'} routing worker(s), seed {args.seed}; one scenario at a time, each in a "
+          f"fresh process" + (f"; last-mile subproblems vs {', '.join(peers)}, one solve at a time (ours: its two "
+                              f"engines on two worker processes; each peer one core)" if peers else ""))
+    rows: list[dict] = []
+    sub_rows: list[dict] = []
+    from fulfil.executor import make_executor
+
+    with make_executor(2 if peers else 1) as sub_ex:  # ours' two engine runs of a subproblem, at the same time
+        _bench_scenarios(args, files, sizes, names, solvers, out, rows, sub_rows, sub_ex)
 
     text = scenario_tables(rows)
     if peers:

@@ -343,8 +343,13 @@ def _repair_total(inst: TwoEInstance, lm: list[tuple[int, list[int]]]) -> tuple[
 
 
 def solve_2e(inst: TwoEInstance, time_limit_s: float, seed: int = 0, solution_limit: int | None = None,
-             workdir: str | None = None, split_share: float = 0.7) -> tuple[Result2E, dict]:
+             workdir: str | None = None, split_share: float = 0.7, executor=None) -> tuple[Result2E, dict]:
     """Plan ``inst`` through ``plan_night`` and re-check it; returns (result, plan).
+
+    ``executor`` (a :class:`fulfil.executor.Executor`) runs the plan's routing: with two
+    workers every subproblem's OR-Tools and PyVRP runs go at the same time, each with the
+    subproblem's whole budget (as ``fulfil bench`` runs it); without one, ``plan_night`` routes
+    in this process, one engine after the other.
 
     1. *Split*: :func:`solvers.routing.satellites.assign_satellites` decides which
        satellite serves which customer by solving the last mile as one multi-depot VRP
@@ -373,11 +378,11 @@ def solve_2e(inst: TwoEInstance, time_limit_s: float, seed: int = 0, solution_li
             counts = [sum(1 for s, _ in split.routes if s == k) for k in range(ns)]
         # what is left, less ~0.5 s for building the scenario and the independent check
         left = max(0.5, time_limit_s - (time.perf_counter() - t0) - 0.5)
-        res, plan = _solve_once(inst, left, seed, solution_limit, workdir, pins, counts)
+        res, plan = _solve_once(inst, left, seed, solution_limit, workdir, pins, counts, executor)
         res.status = (res.status + f" split({split.candidates} models, est. {split.cost:.2f})").strip()
     if res is None or not res.feasible:
         left = max(0.5, time_limit_s - (time.perf_counter() - t0))
-        res0, plan0 = _solve_pipeline_allocation(inst, left, seed, solution_limit, workdir)
+        res0, plan0 = _solve_pipeline_allocation(inst, left, seed, solution_limit, workdir, executor)
         if res is None or res0.feasible:
             res, plan = res0, plan0
     res.seconds = time.perf_counter() - t0
@@ -402,15 +407,15 @@ def _split(inst: TwoEInstance, budget: float, seed: int):
 
 
 def _solve_pipeline_allocation(inst: TwoEInstance, time_limit_s: float, seed: int, solution_limit: int | None,
-                               workdir: str | None) -> tuple[Result2E, dict]:
+                               workdir: str | None, executor=None) -> tuple[Result2E, dict]:
     """The pipeline's own allocation, with the freighter-total repair when the plan exceeds it."""
     t0 = time.perf_counter()
-    res, plan = _solve_once(inst, time_limit_s, seed, solution_limit, workdir)
+    res, plan = _solve_once(inst, time_limit_s, seed, solution_limit, workdir, executor=executor)
     if (not res.feasible and inst.cf_total > 0 and len(res.lm_routes) > inst.cf_total
             and not res.unserved_units):
         rep = _repair_total(inst, res.lm_routes)
         if rep is not None:
-            res2, plan2 = _solve_once(inst, time_limit_s, seed, solution_limit, workdir, *rep)
+            res2, plan2 = _solve_once(inst, time_limit_s, seed, solution_limit, workdir, *rep, executor)
             res2.status = (res2.status + " total-fleet repair").strip()
             if res2.feasible:
                 res, plan = res2, plan2
@@ -421,8 +426,8 @@ def _solve_pipeline_allocation(inst: TwoEInstance, time_limit_s: float, seed: in
 
 
 def _solve_once(inst: TwoEInstance, time_limit_s: float, seed: int, solution_limit: int | None,
-                workdir: str | None, pins: dict[int, int] | None = None, counts: list[int] | None = None
-                ) -> tuple[Result2E, dict]:
+                workdir: str | None, pins: dict[int, int] | None = None, counts: list[int] | None = None,
+                executor=None) -> tuple[Result2E, dict]:
     from fulfil.checker import check_plan
     from fulfil.pipeline import PlanParams, plan_night
 
@@ -430,36 +435,56 @@ def _solve_once(inst: TwoEInstance, time_limit_s: float, seed: int, solution_lim
     with tempfile.TemporaryDirectory(prefix="fulfil2e_", dir=workdir) as tmp:
         scen = build_scenario(inst, Path(tmp) / "matrix.csv", pins, counts)
         plan = plan_night(scen, PlanParams(time_limit_s=time_limit_s, solution_limit=solution_limit, seed=seed,
-                                           workers=1))
+                                           workers=1 if executor is None else executor.workers),
+                          executor=executor)
         viol = check_plan(scen, plan)
     seconds = time.perf_counter() - t0
+    from fulfil.report.tables import plan_doc
+
+    doc = plan_doc(plan)  # a Plan model or its dict (format version 2): duties -> trips -> stops
     trunk: list[list[tuple[int, int]]] = []
     lm: list[tuple[int, list[int]]] = []
-    for r in plan.get("routes", []):
-        if r["tier"] == "trunk":
-            trunk.append([(int(st["location"][1:]),
-                           int(sum(int(z["crates"]) for z in st["delivered"].values()))) for st in r["stops"]])
-        else:
-            lm.append((int(r["depot"][1:]), [int(st["location"][1:]) for st in r["stops"]]))
+    fixed = {"trunk": 0.0, "last_mile": 0.0}  # the plan's fixed costs: once per vehicle (its duty)
+    duties = {"trunk": 0, "last_mile": 0}
+    plan_km = 0.0
+    n_trips = 0
+    for d in doc.get("duties", []):
+        tier = "trunk" if d["tier"] == "trunk" else "last_mile"
+        trips = [t for t in d.get("trips", []) if t.get("stops")]
+        if not trips:
+            continue
+        duties[tier] += 1
+        fixed[tier] += float(d["cost"]["fixed"])
+        for t in trips:  # a 2E route is one trip
+            n_trips += 1
+            plan_km += float(t["distance_km"])
+            if tier == "trunk":
+                trunk.append([(int(st["location"][1:]), int(sum(int(z["crates"]) for z in st["delivered"].values())))
+                              for st in t["stops"]])
+            else:
+                lm.append((int(d["depot"][1:]), [int(st["location"][1:]) for st in t["stops"]]))
     bad, tc, lc = verify_2e(inst, trunk, lm)
-    unserved = int(sum(int(u.get("units", 0)) for u in plan.get("unserved", [])))
+    # verify_2e charges the instance's fixed cost on every route; a vehicle pays it once, on its duty
+    tc += fixed["trunk"] - inst.truck_fixed * len(trunk)
+    lc += fixed["last_mile"] - inst.cf_fixed * len(lm)
+    for tier, each in (("trunk", inst.truck_fixed), ("last_mile", inst.cf_fixed)):
+        if abs(fixed[tier] - each * duties[tier]) > 0.01 * max(1, duties[tier]):
+            bad.append(f"{tier} duties' fixed costs {fixed[tier]:.2f} differ from {duties[tier]} x {each:g} "
+                       f"of the instance")
+    unserved = int(sum(int(u.get("units", 0)) for u in doc.get("unserved", [])))
     if unserved:
         bad.insert(0, f"{unserved} units unserved by the plan")
     if viol:
         bad.insert(0, f"check_plan: {len(viol)} violation(s), first: {viol[0].message}")
     # cross-check with the plan's own distances (scale-free: the matrix is already in literature units)
-    plan_km = sum(float(r["distance_km"]) for r in plan.get("routes", []))
-    if inst.truck_cost == inst.cf_cost == 1 and abs(plan_km - (tc + lc - _fixed(inst, trunk, lm))) > 0.01 * max(
-            1, len(plan.get("routes", []))):
-        bad.append(f"plan distance {plan_km:.3f} differs from the recomputed {tc + lc:.3f}")
+    distance = tc + lc - fixed["trunk"] - fixed["last_mile"]
+    if inst.truck_cost == inst.cf_cost == 1 and abs(plan_km - distance) > 0.01 * max(1, n_trips):
+        bad.append(f"plan distance {plan_km:.3f} differs from the recomputed {distance:.3f}")
     res = Result2E(instance=inst.name, feasible=not bad, cost=tc + lc, trunk_cost=tc, lm_cost=lc,
                    trunk_routes=trunk, lm_routes=lm, violations=bad, checker_violations=len(viol),
-                   unserved_units=unserved, seconds=seconds, status=str(plan.get("status", "")))
+                   unserved_units=unserved, seconds=seconds,
+                   status=str(doc.get("status", doc.get("error") or "")))
     return res, plan
-
-
-def _fixed(inst: TwoEInstance, trunk: list, lm: list) -> float:
-    return inst.truck_fixed * sum(1 for r in trunk if r) + inst.cf_fixed * sum(1 for _, c in lm if c)
 
 
 def write_2e_solution(path: str | os.PathLike, res: Result2E) -> None:
@@ -511,7 +536,13 @@ def run_2e_task(args: tuple[str, str, float, int, str]) -> dict:
     log.setLevel(max(level, logging.WARNING))  # the pipeline's own progress lines would drown the bench's
     try:
         inst = read_2e(path)
-        res, _ = solve_2e(inst, limit, seed)
+        from fulfil.executor import make_executor
+
+        # ours' two cores: every subproblem's OR-Tools and PyVRP runs at the same time, each with its budget
+        with make_executor(ROUTING_PROCESSES) as ex:
+            for _ in range(ex.workers):
+                ex.submit(int)  # a no-op: the workers start while the satellite split runs here
+            res, _ = solve_2e(inst, limit, seed, executor=ex)
     except Exception as exc:
         row.update(feasible=False, routes=0, cost=None, seconds=time.perf_counter() - t0,
                    status=f"error: {type(exc).__name__}: {exc}"[:300], violations="")
@@ -529,18 +560,28 @@ def run_2e_task(args: tuple[str, str, float, int, str]) -> dict:
     return row
 
 
+#: Worker processes of one instance's routing: ours' OR-Tools and PyVRP runs at the same time.
+ROUTING_PROCESSES = 2
+
 EXTRA_COLUMNS = ["trunk_routes", "lm_routes", "trunk_cost", "lm_cost", "checker_violations", "cf_total_ok"]
 
 
 def cmd_bench_2e(args, folder: Path) -> int:
-    """``fulfil bench <folder of 2E .dat files>``: same results.csv columns (+ 2E extras)."""
-    from fulfil.bench import command as C
+    """``fulfil bench <folder of 2E .dat files>``: same results.csv columns (+ 2E extras).
+
+    ``--workers N``: N instances at a time (``0``: one per two cores); each instance's routing
+    runs on its own :data:`ROUTING_PROCESSES` worker processes, every subproblem's OR-Tools and
+    PyVRP runs at the same time with the whole budget, so ``--workers 1`` gives ours two cores.
+    """
+    from fulfil.bench.common import RESULT_COLUMNS, BenchSet, fmt_csv, progress, results_table, select_instances
+    from fulfil.bench.common import sorted_rows, summarize
+    from fulfil.executor import make_executor
 
     if args.vs:
         print("note: --vs peers are not available for the 2E-CVRP; running ours only")
     files = {f.stem: f for f in sorted(folder.glob("*.dat"))}
-    bset = C.BenchSet(folder, "2e", files)
-    names = C.select_instances(bset, args.instances)
+    bset = BenchSet(folder, "2e", files)
+    names = select_instances(bset, args.instances)
     for n in names:
         try:
             read_2e(files[n])
@@ -549,11 +590,15 @@ def cmd_bench_2e(args, folder: Path) -> int:
     bks = load_2e_bks(folder)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    workers = max(1, min(args.workers or os.cpu_count() or 1, len(names)))
+    from fulfil.executor import cpu_count
+
+    # --workers N: N instances at a time, each routing on its own ROUTING_PROCESSES worker processes
+    workers = max(1, min(args.workers or max(1, cpu_count() // ROUTING_PROCESSES), len(names)))
     print(f"bench {folder.name} (2E-CVRP through plan_night): {len(names)} instance(s), {args.time_limit:g} s each, "
-          f"{workers} worker(s); objective: exact Euclidean distance (Set 4: /100); "
+          f"{workers} instance(s) at a time, each routing on {ROUTING_PROCESSES} worker processes (OR-Tools and "
+          f"PyVRP at once); objective: exact Euclidean distance (Set 4: /100); "
           f"bks: {'bks.csv' if bks else 'none found (no gaps)'}")
-    cols = C.RESULT_COLUMNS + [c for c in EXTRA_COLUMNS if c not in C.RESULT_COLUMNS]
+    cols = RESULT_COLUMNS + [c for c in EXTRA_COLUMNS if c not in RESULT_COLUMNS]
     rows: list[dict] = []
 
     def write() -> None:
@@ -561,8 +606,8 @@ def cmd_bench_2e(args, folder: Path) -> int:
         with tmp.open("w", newline="", encoding="utf-8") as fh:
             w = csv.writer(fh)
             w.writerow(cols)
-            for r in C._sorted(rows, names, ["ours"]):
-                w.writerow([C._fmt_csv(r.get(k), k) for k in cols])
+            for r in sorted_rows(rows, names, ["ours"]):
+                w.writerow([fmt_csv(r.get(k), k) for k in cols])
         tmp.replace(out / "results.csv")
 
     def done(row: dict) -> None:
@@ -572,30 +617,30 @@ def cmd_bench_2e(args, folder: Path) -> int:
         row["gap_pct"] = (100.0 * (row["cost"] - b) / b if b and row.get("feasible") and row.get("cost") is not None
                           else None)
         rows.append(row)
-        C._progress(row, len(rows), len(names))
+        progress(row, len(rows), len(names))
         write()
 
     tasks = [(n, str(files[n]), float(args.time_limit), int(args.seed), str(out)) for n in names]
-    if workers == 1:
-        for t in tasks:
-            done(run_2e_task(t))
-    else:
-        import multiprocessing as mp
-        from concurrent.futures import ProcessPoolExecutor, as_completed
+    def row_of(fut, t: tuple) -> dict:
+        try:
+            return fut.result()
+        except Exception as exc:  # noqa: BLE001 - the worker itself died
+            return {"instance": t[0], "solver": "ours", "feasible": False, "routes": 0, "cost": None,
+                    "seconds": 0.0, "status": f"error: {type(exc).__name__}: {exc}"[:300]}
 
-        with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn")) as pool:
-            futs = {pool.submit(run_2e_task, t): t for t in tasks}
-            for fut in as_completed(futs):
-                try:
-                    row = fut.result()
-                except Exception as exc:
-                    t = futs[fut]
-                    row = {"instance": t[0], "solver": "ours", "feasible": False, "routes": 0, "cost": None,
-                           "seconds": 0.0, "status": f"error: {type(exc).__name__}: {exc}"[:300]}
-                done(row)
-    rows = C._sorted(rows, names, ["ours"])
+    with make_executor(workers) as ex:
+        futs, reported = {}, set()
+        for t in tasks:
+            fut = ex.submit(run_2e_task, t)
+            futs[fut] = t
+            if fut.done():  # the serial backend: report as it goes
+                reported.add(fut)
+                done(row_of(fut, t))
+        for fut in ex.as_completed([f for f in futs if f not in reported]):
+            done(row_of(fut, futs[fut]))
+    rows = sorted_rows(rows, names, ["ours"])
     write()
-    text = C.results_table(rows) + "\n\n" + C.summarize(rows, ["ours"], "2e", "distance")
+    text = results_table(rows) + "\n\n" + summarize(rows, ["ours"], "2e", "distance")
     (out / "summary.txt").write_text(text + "\n", encoding="utf-8")
     print(text)
     print(f"\nWrote {out / 'results.csv'}, {out / 'summary.txt'} and the solutions in {out / 'ours'}")

@@ -115,6 +115,9 @@ def verify_routes(
     """
     if convention not in COST_TOLERANCE:
         raise ValueError(f"unknown convention {convention!r}")
+    if inst.kind not in ("vrptw", "cvrp"):
+        raise ValueError(f"{inst.name}: cannot verify a {inst.kind} instance (release dates and reloads "
+                         "are not checked yet)")
     if max_vehicles == -1:
         max_vehicles = inst.vehicles
     n = inst.n_customers

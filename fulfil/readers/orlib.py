@@ -16,9 +16,41 @@ from pathlib import Path
 
 import numpy as np
 
-from fulfil.readers.vrp import _num
+__all__ = ["read_cflp", "read_pmedian", "pmedian_distances", "benchdata_dir", "read_optimal_csv", "parse_number"]
 
-__all__ = ["read_cflp", "read_pmedian", "pmedian_distances", "benchdata_dir", "read_optimal_csv"]
+
+def parse_number(tok: str, where: str, what: str, minimum: float | None = None, *, integer: bool = False) -> float:
+    """``tok`` as a finite number (an integer when asked, at least ``minimum``).
+
+    Parameters
+    ----------
+    tok : str
+        The token.
+    where : str
+        ``"<file>:<line>"``, the start of every error message.
+    what : str
+        What the token is, for the messages (``"demand of customer 3"``).
+    minimum : float, optional
+        Smallest accepted value.
+    integer : bool, optional
+        Require an integral value.
+
+    Raises
+    ------
+    ValueError
+        ``"<where>: expected <what>, got '<tok>'"`` and the like.
+    """
+    try:
+        val = float(tok)
+    except ValueError:
+        raise ValueError(f"{where}: expected {what}, got {tok!r}") from None
+    if not math.isfinite(val):
+        raise ValueError(f"{where}: {what} must be finite, got {tok!r}")
+    if integer and val != int(val):
+        raise ValueError(f"{where}: {what} must be an integer, got {tok!r}")
+    if minimum is not None and val < minimum:
+        raise ValueError(f"{where}: {what} must be >= {minimum:g}, got {tok!r}")
+    return val
 
 
 class _Tokens:
@@ -48,7 +80,7 @@ class _Tokens:
 
     def number(self, what: str, *, integer: bool = False, minimum: float | None = None) -> float:
         tok, ln = self.next(what)
-        return _num(tok, self.where(ln), what, minimum, integer=integer)
+        return parse_number(tok, self.where(ln), what, minimum, integer=integer)
 
     def rest(self) -> Iterator[tuple[str, int]]:
         while self._pos < len(self._items):

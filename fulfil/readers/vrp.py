@@ -1,37 +1,56 @@
 """Readers of the standard vehicle-routing benchmark formats, and solution files.
 
+The files are parsed by the ``vrplib`` package (installed with PyVRP); this
+module turns its dictionaries into :class:`VRPInstance` objects in the
+project's conventions and checks what ``vrplib`` does not.
+
 * :func:`read_solomon` — Solomon (100 customers) and Gehring–Homberger
-  (200–1000 customers) VRPTW text files.
-* :func:`read_vrplib` — VRPLIB / TSPLIB CVRP files with
-  ``EDGE_WEIGHT_TYPE : EUC_2D`` (the Uchoa et al. "X" set).
-* :func:`read_instance` — either, chosen from the file's content.
-* :func:`write_solution` / :func:`read_solution` — the VRPLIB solution
-  format (``Route #1: 3 5 7`` … ``Cost 1234.5``).
+  (200–1000 customers) VRPTW text files, through
+  ``vrplib.read_instance(path, instance_format="solomon")``.
+* :func:`read_vrplib` — VRPLIB files with ``EDGE_WEIGHT_TYPE : EUC_2D``,
+  through ``vrplib.read_instance(path)``: CVRP (the Uchoa et al. "X" set),
+  VRPTW in VRPLIB form (``TIME_WINDOW_SECTION``, ``SERVICE_TIME_SECTION`` or
+  a ``SERVICE_TIME`` value) and the multi-trip VRPTW with release dates
+  (``RELEASE_TIME_SECTION``, ``VEHICLES_RELOAD_DEPOT_SECTION``), returned as
+  an :class:`MTVRPTWRInstance`.
+* :func:`read_instance` — either, chosen from the file's name and content.
+* :func:`write_solution` / :func:`read_solution` / :func:`format_solution` —
+  the VRPLIB solution format (``Route #1: 3 5 7`` … ``Cost 1234.5``), through
+  ``vrplib.write_solution`` / ``vrplib.read_solution``.
 
-Both instance readers return a :class:`VRPInstance` whose node ``0`` is the
-depot and nodes ``1..n`` the customers. Solomon files already number their
-nodes that way (``CUST NO.`` 0 is the depot). VRPLIB files number nodes
-``1..DIMENSION`` with the depot (normally) first; node ``k`` of the file is
-node ``k - 1`` here, which is also the customer numbering of CVRPLIB
-solution files (customer ``1`` = the first node after the depot). The file's
-own ids are kept in :attr:`VRPInstance.file_ids`.
+Every instance has node ``0`` = the depot and nodes ``1..n`` = the customers.
+Solomon files already number their nodes that way (``CUST NO.`` 0 is the
+depot). VRPLIB files number nodes ``1..DIMENSION`` with the depot (normally)
+first; node ``k`` of the file is node ``k - 1`` here, which is also the
+customer numbering of CVRPLIB solution files (customer ``1`` = the first node
+after the depot). The file's own ids are kept in :attr:`VRPInstance.file_ids`.
 
-Nothing here depends on ``vrplib``: the parsers are written from the format
-descriptions. Every malformed input raises :class:`ValueError` whose message
-starts with ``"<file>:<line>: "``.
+Cost conventions are not applied here (coordinates are kept as read); see
+:mod:`fulfil.bench.convert`: Solomon distance-only and the MTVRPTWR set
+truncate every arc to one decimal (the MTVRPTWR ``bks.csv`` gives that total
+×10), the hierarchical Solomon / Homberger tables use exact Euclidean
+distances, the X set rounds every arc to the nearest integer.
+
+Every malformed input raises :class:`ValueError` whose message starts with
+the file, ``"<file>:<line>: "`` whenever the offending line is known (the
+file is re-read only to name lines: ``vrplib`` drops line numbers, and the
+node ids of each data row), else ``"<file>: "`` and the field.
 """
 
 from __future__ import annotations
 
 import math
-import re
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+import vrplib
 
 __all__ = [
     "VRPInstance",
+    "MTVRPTWRInstance",
     "read_instance",
     "read_solomon",
     "read_vrplib",
@@ -48,9 +67,11 @@ class VRPInstance:
     Attributes
     ----------
     name : str
-        Instance name (file stem, e.g. ``"C101"``, ``"X-n101-k25"``).
+        Instance name (file stem for Solomon files, e.g. ``"C101"``; the
+        ``NAME`` of a VRPLIB file, e.g. ``"X-n101-k25"``).
     kind : str
-        ``"vrptw"`` (Solomon / Homberger) or ``"cvrp"`` (VRPLIB).
+        ``"vrptw"`` (Solomon / Homberger, VRPTW in VRPLIB form), ``"cvrp"``
+        (VRPLIB CVRP) or ``"mtvrptwr"`` (:class:`MTVRPTWRInstance`).
     coords : numpy.ndarray of float64, shape (n+1, 2)
         x, y of every node.
     demand : numpy.ndarray of int64, shape (n+1,)
@@ -88,57 +109,156 @@ class VRPInstance:
 
     @property
     def has_windows(self) -> bool:
-        """bool: ``True`` for VRPTW instances."""
-        return self.kind == "vrptw"
+        """bool: ``True`` for instances with time windows (``"vrptw"``, ``"mtvrptwr"``)."""
+        return self.kind in ("vrptw", "mtvrptwr")
+
+
+@dataclass(frozen=True, eq=False, kw_only=True)
+class MTVRPTWRInstance(VRPInstance):
+    """A multi-trip VRPTW instance with release dates (``kind == "mtvrptwr"``).
+
+    The base fields follow :class:`VRPInstance` (``vehicles``: the fleet,
+    ``service``: the file's ``SERVICE_TIME`` for every customer, ``0`` at the
+    depot). The format carries no limit on the duration or number of trips:
+    only the depot's horizon ``due[0]`` bounds a vehicle's day.
+
+    Attributes
+    ----------
+    release : numpy.ndarray of float64, shape (n+1,)
+        Release date of every node: the goods of customer ``i`` can leave the
+        depot at ``release[i]`` at the earliest (``0`` for the depot).
+    reload_depots : numpy.ndarray of int64, shape (vehicles, k)
+        Nodes (here always ``0``, the depot) where each vehicle may reload
+        and start another trip; ``k == 0`` means single-trip vehicles.
+    """
+
+    release: np.ndarray
+    reload_depots: np.ndarray
 
 
 # ----------------------------------------------------------------- helpers
-def _read_lines(path: Path) -> list[str]:
-    try:
-        text = path.read_text(encoding="ascii", errors="strict")
-    except UnicodeDecodeError as exc:
-        raise ValueError(f"{path}:1: not an ASCII text file ({exc.reason})") from None
-    except OSError as exc:
-        raise ValueError(f"{path}: cannot read ({exc.strerror})") from None
-    return text.splitlines()
+#: Errors ``vrplib`` raises on a malformed file (its own checks, numpy's and Python's conversions).
+_VRPLIB_ERRORS = (RuntimeError, ValueError, IndexError, KeyError, TypeError)
 
 
-def _num(tok: str, where: str, what: str, minimum: float | None = None, *, integer: bool = False) -> float:
-    """``tok`` as a finite number (an integer when asked, at least ``minimum``); errors name ``where``."""
-    try:
-        val = float(tok)
-    except ValueError:
-        raise ValueError(f"{where}: expected {what}, got {tok!r}") from None
-    if not math.isfinite(val):
-        raise ValueError(f"{where}: {what} must be finite, got {tok!r}")
-    if integer and val != int(val):
-        raise ValueError(f"{where}: {what} must be an integer, got {tok!r}")
-    if minimum is not None and val < minimum:
-        raise ValueError(f"{where}: {what} must be >= {minimum:g}, got {tok!r}")
-    return val
+class _Lines:
+    """The file's lines as ``vrplib`` sees them: stripped, non-empty, not ``#`` comments, with line numbers.
+
+    Used only to name the line of an error and to check the node ids that
+    ``vrplib`` drops; ``vrplib`` does the parsing.
+    """
+
+    def __init__(self, path: Path):
+        self.path = path
+        try:
+            text = path.read_text(encoding="utf-8", errors="strict")
+        except UnicodeDecodeError as exc:
+            raise ValueError(f"{path}:1: not a text file ({exc.reason})") from None
+        except OSError as exc:
+            raise ValueError(f"{path}: cannot read ({exc.strerror})") from None
+        self.last = max(1, len(text.splitlines()))
+        self.items: list[tuple[int, str]] = [
+            (k, s) for k, line in enumerate(text.splitlines(), start=1) if (s := line.strip()) and not s.startswith("#")
+        ]
+
+    def at(self, line: int | None) -> str:
+        """``"<file>:<line>"``, or ``"<file>"`` when the line is unknown."""
+        return f"{self.path}" if line is None else f"{self.path}:{line}"
+
+    def spec(self, key: str) -> int | None:
+        """Line of the ``KEY : VALUE`` specification ``key`` (case-insensitive)."""
+        for ln, s in self.items:
+            if ":" in s and "_SECTION" not in s and s.split(":", 1)[0].strip().upper() == key.upper():
+                return ln
+        return None
+
+    def section_index(self, name: str) -> int | None:
+        """Index in :attr:`items` of the ``<NAME>_SECTION`` header."""
+        target = name.upper() + "_SECTION"
+        for i, (_, s) in enumerate(self.items):
+            if s.strip(" :").upper() == target:
+                return i
+        return None
+
+    def section(self, name: str) -> int | None:
+        """Line of the ``<NAME>_SECTION`` header."""
+        i = self.section_index(name)
+        return None if i is None else self.items[i][0]
+
+    def row(self, name: str, r: int) -> tuple[int | None, str]:
+        """Line and text of data row ``r`` (0-based) of section ``name``, as ``vrplib`` groups it."""
+        i = self.section_index(name)
+        if i is None or i + 1 + r >= len(self.items):
+            return None, ""
+        return self.items[i + 1 + r]
 
 
-def _int(tok: str, where: str, what: str, minimum: int | None = None) -> int:
-    return int(_num(tok, where, what, minimum, integer=True))
+def _fail(where: str, msg: str) -> ValueError:
+    return ValueError(f"{where}: {msg}")
 
 
-def _is_number(tok: str) -> bool:
-    try:
-        float(tok)
-    except ValueError:
-        return False
-    return True
+def _vrplib_read(path: Path, fmt: str) -> dict[str, Any]:
+    """``vrplib.read_instance`` without edge weights (the bench computes its own per convention)."""
+    return vrplib.read_instance(path, instance_format=fmt, compute_edge_weights=False)
+
+
+def _number(v: Any) -> Any:
+    """``v``, or the number a string cell holds (``vrplib`` leaves a section whose rows mix in a word as strings)."""
+    if isinstance(v, str):
+        for conv in (int, float):
+            try:
+                return conv(v)
+            except ValueError:
+                pass
+    return v
+
+
+def _integral(x: Any) -> bool:
+    return isinstance(x, (int, np.integer)) or (isinstance(x, (float, np.floating)) and float(x).is_integer())
 
 
 # ----------------------------------------------------------------- Solomon
-def read_solomon(path: str | Path) -> VRPInstance:
-    """Read a Solomon / Gehring–Homberger VRPTW file.
+#: Columns of a Solomon node row.
+_SOLOMON_FIELDS = ("customer number", "x coordinate", "y coordinate", "demand", "ready time", "due date",
+                   "service time")
+#: Words ``vrplib`` requires in the column header line.
+_SOLOMON_HEADERS = ("CUST", "NO.", "XCOORD.", "YCOORD.", "DEMAND", "READY", "DUE", "DATE", "SERVICE", "TIME")
 
-    Format: a name line; a ``VEHICLE`` block whose first all-numeric line is
-    ``NUMBER CAPACITY``; a ``CUSTOMER`` block with one line of 7 numbers per
-    node, ``CUST_NO X Y DEMAND READY DUE SERVICE``, the depot (number 0) first
-    and the customers numbered ``1..n`` in order. Blank lines and CRLF line
-    ends are accepted.
+
+def _diagnose_solomon(lines: _Lines) -> None:
+    """Raise a ``file:line`` error for the first defect that makes ``vrplib`` reject a Solomon file."""
+    it = lines.items
+    if len(it) < 8:
+        raise _fail(lines.at(lines.last), "unexpected end of file: a Solomon file has a name line, VEHICLE, "
+                    "NUMBER CAPACITY, the two numbers, CUSTOMER, the column header line, the depot and customers")
+    for idx, ok, what in ((1, "VEHICLE" in it[1][1], "the 'VEHICLE' line"),
+                          (2, "NUMBER" in it[2][1] and "CAPACITY" in it[2][1], "the 'NUMBER CAPACITY' line"),
+                          (4, "CUSTOMER" in it[4][1], "the 'CUSTOMER' line")):
+        if not ok:
+            raise _fail(lines.at(it[idx][0]), f"expected {what} (vrplib's Solomon layout), got {it[idx][1]!r}")
+    toks = it[3][1].split()
+    if len(toks) != 2:
+        raise _fail(lines.at(it[3][0]), f"expected 2 numbers (vehicle number, capacity), got {len(toks)}")
+    if not all(t.isdigit() for t in toks):
+        raise _fail(lines.at(it[3][0]), f"expected 2 integers (vehicle number, capacity), got {it[3][1]!r}")
+    for ln, s in it[6:]:
+        if len(s.split()) != 7:
+            raise _fail(lines.at(ln), "expected 7 numbers (CUST NO, X, Y, DEMAND, READY, DUE, SERVICE), "
+                        f"got {len(s.split())}")
+    missing = [h for h in _SOLOMON_HEADERS if h not in it[5][1]]
+    if missing:
+        raise _fail(lines.at(it[5][0]), f"the column header line lacks {', '.join(missing)} "
+                    "(vrplib expects 'CUST NO. XCOORD. YCOORD. DEMAND READY TIME DUE DATE SERVICE TIME')")
+
+
+def read_solomon(path: str | Path) -> VRPInstance:
+    """Read a Solomon / Gehring–Homberger VRPTW file with ``vrplib``.
+
+    Format (as ``vrplib`` requires it; blank lines ignored): a name line,
+    ``VEHICLE``, ``NUMBER CAPACITY``, the two integers, ``CUSTOMER``, the
+    column header line, then one row of 7 integers per node,
+    ``CUST_NO X Y DEMAND READY DUE SERVICE``, the depot (number 0) first and
+    the customers numbered ``1..n`` in order.
 
     Parameters
     ----------
@@ -148,7 +268,8 @@ def read_solomon(path: str | Path) -> VRPInstance:
     Returns
     -------
     VRPInstance
-        ``kind == "vrptw"``, ``vehicles`` = the file's vehicle number.
+        ``kind == "vrptw"``, ``name`` = the file stem, ``vehicles`` = the
+        file's vehicle number.
 
     Raises
     ------
@@ -156,76 +277,42 @@ def read_solomon(path: str | Path) -> VRPInstance:
         On malformed input, naming the file and line.
     """
     path = Path(path)
-    lines = _read_lines(path)
-    i = 0
-    n_lines = len(lines)
-
-    def where(k: int) -> str:
-        return f"{path}:{k + 1}"
-
-    # the VEHICLE block
-    while i < n_lines and lines[i].strip().upper() != "VEHICLE":
-        i += 1
-    if i == n_lines:
-        raise ValueError(f"{path}:{n_lines}: no 'VEHICLE' section header (is this a Solomon file?)")
-    i += 1
-    while i < n_lines and not (lines[i].split() and all(_is_number(t) for t in lines[i].split())):
-        if lines[i].strip().upper() == "CUSTOMER":
-            raise ValueError(f"{where(i)}: 'CUSTOMER' section before the vehicle NUMBER CAPACITY line")
-        i += 1
-    if i == n_lines:
-        raise ValueError(f"{path}:{n_lines}: unexpected end of file, expected the vehicle NUMBER CAPACITY line")
-    toks = lines[i].split()
-    if len(toks) != 2:
-        raise ValueError(f"{where(i)}: expected 2 numbers (vehicle number, capacity), got {len(toks)}")
-    vehicles = _int(toks[0], where(i), "vehicle number", minimum=1)
-    capacity = _int(toks[1], where(i), "vehicle capacity", minimum=1)
-    i += 1
-
-    # the CUSTOMER block
-    while i < n_lines and lines[i].strip().upper() != "CUSTOMER":
-        i += 1
-    if i == n_lines:
-        raise ValueError(f"{path}:{n_lines}: no 'CUSTOMER' section header")
-    i += 1
-    rows: list[tuple[int, list[float]]] = []
-    for k in range(i, n_lines):
-        toks = lines[k].split()
-        if not toks:
-            continue
-        if not rows and not _is_number(toks[0]):
-            continue  # the column header line(s)
-        if len(toks) != 7:
-            raise ValueError(
-                f"{where(k)}: expected 7 numbers (CUST NO, X, Y, DEMAND, READY, DUE, SERVICE), got {len(toks)}"
-            )
-        cust = _int(toks[0], where(k), "customer number", minimum=0)
-        if cust != len(rows):
-            raise ValueError(f"{where(k)}: customer number {cust}, expected {len(rows)} (nodes must be 0, 1, 2, ...)")
-        x = _num(toks[1], where(k), "x coordinate")
-        y = _num(toks[2], where(k), "y coordinate")
-        dem = _int(toks[3], where(k), "demand", minimum=0)
-        ready = _num(toks[4], where(k), "ready time")
-        due = _num(toks[5], where(k), "due date")
-        serv = _num(toks[6], where(k), "service time")
-        if ready < 0 or serv < 0:
-            raise ValueError(f"{where(k)}: ready time and service time must be >= 0")
-        if due < ready:
-            raise ValueError(f"{where(k)}: due date {toks[5]} before ready time {toks[4]}")
-        if cust == 0 and dem != 0:
-            raise ValueError(f"{where(k)}: the depot (customer 0) has demand {dem}, expected 0")
-        if dem > capacity:
-            raise ValueError(f"{where(k)}: demand {dem} of customer {cust} exceeds the vehicle capacity {capacity}")
-        rows.append((k, [x, y, dem, ready, due, serv]))
+    lines = _Lines(path)
+    try:
+        raw = _vrplib_read(path, "solomon")
+    except _VRPLIB_ERRORS as exc:
+        _diagnose_solomon(lines)
+        raise _fail(lines.at(None), f"vrplib cannot read it as a Solomon file ({exc})") from exc
+    it = lines.items
+    veh_line = lines.at(it[3][0])
+    vehicles, capacity = int(raw["vehicles"]), int(raw["capacity"])
+    if vehicles < 1 or capacity < 1:
+        raise _fail(veh_line, f"vehicle number and capacity must be >= 1, got {vehicles} and {capacity}")
+    rows = it[6:]
     if len(rows) < 2:
-        raise ValueError(f"{path}:{n_lines}: expected the depot and at least one customer, found {len(rows)} node(s)")
-    data = np.array([r for _, r in rows], dtype=np.float64)
-    name = path.stem
+        raise _fail(lines.at(lines.last), f"expected the depot and at least one customer, found {len(rows)} node(s)")
+    table = np.column_stack([raw["node_coord"], raw["demand"], raw["time_window"], raw["service_time"]])
+    for i, (ln, s) in enumerate(rows):
+        w, toks = lines.at(ln), s.split()
+        if toks[0] != str(i):
+            raise _fail(w, f"customer number {toks[0]}, expected {i} (nodes must be 0, 1, 2, ...)")
+        bad = np.flatnonzero(table[i] < 0)
+        if bad.size:  # vrplib reads the rows as integers and leaves -1 for anything else
+            c = int(bad[0]) + 1
+            raise _fail(w, f"expected {_SOLOMON_FIELDS[c]} as a non-negative integer, got {toks[c]!r}")
+        _x, _y, dem, ready, due, _serv = (int(v) for v in table[i])
+        if due < ready:
+            raise _fail(w, f"due date {due} before ready time {ready}")
+        if i == 0 and dem != 0:
+            raise _fail(w, f"the depot (customer 0) has demand {dem}, expected 0")
+        if dem > capacity:
+            raise _fail(w, f"demand {dem} of customer {i} exceeds the vehicle capacity {capacity}")
+    data = table.astype(np.float64)
     return VRPInstance(
-        name=name,
+        name=path.stem,
         kind="vrptw",
         coords=data[:, 0:2].copy(),
-        demand=data[:, 2].astype(np.int64),
+        demand=table[:, 2].astype(np.int64),
         ready=data[:, 3].copy(),
         due=data[:, 4].copy(),
         service=data[:, 5].copy(),
@@ -237,16 +324,99 @@ def read_solomon(path: str | Path) -> VRPInstance:
 
 
 # ------------------------------------------------------------------ VRPLIB
-_SECTIONS = ("NODE_COORD_SECTION", "DEMAND_SECTION", "DEPOT_SECTION")
+#: TYPE values read, and the sections understood (``vrplib`` keys: section name lower-cased, no ``_SECTION``).
+_TYPES = ("CVRP", "VRPTW", "CVRPTW", "MTVRPTWR")
+_SECTIONS = ("node_coord", "demand", "depot", "time_window", "service_time", "release_time",
+             "vehicles_reload_depot")
+
+
+def _diagnose_vrplib(lines: _Lines, exc: Exception) -> ValueError:
+    """A ``file:line`` error for the line ``vrplib`` rejected (its grouping rules), else ``file:`` and its message."""
+    in_section: str | bool = False
+    for ln, s in lines.items:
+        if "EOF" in s:
+            break
+        if "_SECTION" in s:
+            in_section = s.strip(" :").upper()
+        elif in_section == "DEPOT_SECTION" and not all(t.lstrip("-").isdigit() for t in s.split()):
+            return _fail(lines.at(ln), f"expected depot ids (then -1) in DEPOT_SECTION, got {s!r}")
+        elif ":" in s and in_section:
+            return _fail(lines.at(ln), f"specification {s!r} after a data section "
+                         "(vrplib wants every 'KEY : VALUE' line before the sections)")
+        elif ":" not in s and not in_section:
+            return _fail(lines.at(ln), f"expected 'KEY : VALUE' or a section name, got {s!r}")
+    return _fail(lines.at(None), f"vrplib cannot read it as a VRPLIB file ({exc})")
+
+
+class _VRPLIBChecks:
+    """Checks of one ``vrplib`` dictionary, each error naming the file and the line."""
+
+    def __init__(self, raw: dict[str, Any], lines: _Lines):
+        self.raw, self.lines = raw, lines
+
+    def spec_int(self, key: str, minimum: int, required: bool = True) -> int | None:
+        val = self.raw.get(key)
+        w = self.lines.at(self.lines.spec(key))
+        if val is None:
+            if required:
+                raise _fail(self.lines.at(None), f"no {key.upper()} line")
+            return None
+        if isinstance(val, np.ndarray | list):
+            raise _fail(self.lines.at(self.lines.section(key)), f"{key.upper()} must be a 'KEY : VALUE' line")
+        if not _integral(val):
+            raise _fail(w, f"{key.upper()} must be an integer, got {val!r}")
+        if int(val) < minimum:
+            raise _fail(w, f"{key.upper()} must be >= {minimum}, got {val!r}")
+        return int(val)
+
+    def section(self, name: str, fields: tuple[str, ...], layout: str, dim: int, *, integer: bool = False,
+                minimum: float | None = None) -> np.ndarray:
+        """Section ``name`` (rows ``layout``, e.g. ``"id x y"``) as float64.
+
+        Shape ``(dim,)`` for one field, else ``(dim, len(fields))``.
+        """
+        lines, sec = self.lines, name.upper() + "_SECTION"
+        data = self.raw.get(name)
+        if data is None:
+            raise _fail(lines.at(None), f"no {sec}")
+        rows = data if isinstance(data, list) else np.atleast_1d(np.asarray(data, dtype=object)).tolist()
+        rows = [[_number(v) for v in (r if isinstance(r, list) else [r])] for r in rows]
+        for r, vals in enumerate(rows):
+            ln, text = lines.row(name, r)
+            w = lines.at(ln)
+            toks = text.split()
+            if r >= dim:
+                raise _fail(w, f"{sec} has more than DIMENSION {dim} rows")
+            if toks and toks[0] != str(r + 1):
+                raise _fail(w, f"node id {toks[0]} in {sec}, expected {r + 1} (vrplib takes the rows in order)")
+            if len(vals) != len(fields):
+                raise _fail(w, f"expected '{layout}' in {sec}, got {text!r}")
+            for v, what in zip(vals, fields):
+                ok = isinstance(v, (int, float, np.integer, np.floating)) and math.isfinite(float(v))
+                if not ok or (integer and not _integral(v)):
+                    raise _fail(w, f"expected {what}{' (an integer)' if integer else ''}, got {v!r}")
+                if minimum is not None and float(v) < minimum:
+                    raise _fail(w, f"{what} must be >= {minimum:g}, got {v!r}")
+        if len(rows) < dim:
+            missing = list(range(len(rows) + 1, dim + 1))
+            raise _fail(lines.at(lines.section(name)), f"{sec} lacks node(s) {missing[:5]}"
+                        f"{' ...' if len(missing) > 5 else ''} (DIMENSION {dim})")
+        arr = np.array(rows, dtype=np.float64)
+        return arr[:, 0] if len(fields) == 1 else arr
 
 
 def read_vrplib(path: str | Path) -> VRPInstance:
-    """Read a VRPLIB CVRP file with Euclidean coordinates (``EUC_2D``).
+    """Read a VRPLIB file with Euclidean coordinates (``EUC_2D``) with ``vrplib``.
 
     Specification lines ``KEY : VALUE`` (``NAME``, ``TYPE``, ``DIMENSION``,
-    ``CAPACITY``, ``EDGE_WEIGHT_TYPE``, optional ``VEHICLES``), then the
-    ``NODE_COORD_SECTION`` (``id x y``), ``DEMAND_SECTION`` (``id demand``)
-    and ``DEPOT_SECTION`` (one depot id, then ``-1``), then ``EOF``.
+    ``CAPACITY``, ``EDGE_WEIGHT_TYPE``, optional ``VEHICLES`` and
+    ``SERVICE_TIME``), then the sections ``NODE_COORD_SECTION`` (``id x y``),
+    ``DEMAND_SECTION`` (``id demand``), ``DEPOT_SECTION`` (one depot id, then
+    ``-1``), and for time windows ``TIME_WINDOW_SECTION`` (``id ready due``),
+    optional ``SERVICE_TIME_SECTION`` (``id service``), for the multi-trip set
+    ``RELEASE_TIME_SECTION`` (``id release``) and
+    ``VEHICLES_RELOAD_DEPOT_SECTION`` (``vehicle depot_id ...``); ``EOF``.
+    Node rows must list ids ``1..DIMENSION`` in order (``vrplib`` drops them).
 
     Parameters
     ----------
@@ -256,207 +426,198 @@ def read_vrplib(path: str | Path) -> VRPInstance:
     Returns
     -------
     VRPInstance
-        ``kind == "cvrp"``; the depot becomes node 0 and the other nodes
-        follow in file order; no time windows; ``vehicles`` from the optional
-        ``VEHICLES`` key, else ``None`` (unlimited fleet).
+        The depot becomes node 0 and the other nodes follow in file order;
+        ``vehicles`` from ``VEHICLES``, else ``None`` (unlimited fleet).
+        ``kind == "cvrp"`` without time windows (``0``, ``inf``, service
+        ``0``); ``"vrptw"`` with a ``TIME_WINDOW_SECTION`` (a ``SERVICE_TIME``
+        value applies to every customer, not the depot); an
+        :class:`MTVRPTWRInstance` (``"mtvrptwr"``) when there is also a
+        ``RELEASE_TIME_SECTION``.
 
     Raises
     ------
     ValueError
-        On malformed or unsupported input (another edge-weight type, several
-        depots, ...), naming the file and line.
+        On malformed or unsupported input (another edge-weight type, an
+        unknown section, several depots, ...), naming the file and line.
     """
     path = Path(path)
-    lines = _read_lines(path)
-    spec: dict[str, tuple[str, int]] = {}
-    coords: dict[int, tuple[float, float]] = {}
-    demands: dict[int, int] = {}
-    depots: list[int] = []
-    section: str | None = None
-    section_line: dict[str, int] = {}
-    dim: int | None = None
-    for k, raw in enumerate(lines):
-        w = f"{path}:{k + 1}"
-        s = raw.strip()
-        if not s:
-            continue
-        head = s.split()[0].rstrip(":").upper()
-        if head == "EOF":
-            break
-        if head in _SECTIONS:
-            section = head
-            section_line[head] = k + 1
-            if dim is None:
-                if "DIMENSION" not in spec:
-                    raise ValueError(f"{w}: {head} before the DIMENSION line")
-                dim = _int(spec["DIMENSION"][0], f"{path}:{spec['DIMENSION'][1]}", "DIMENSION", minimum=2)
-            continue
-        if section is None or (":" in s and not _is_number(s.split(":")[0].strip())):
-            if ":" not in s:
-                raise ValueError(f"{w}: expected 'KEY : VALUE' or a section name, got {s!r}")
-            key, _, value = s.partition(":")
-            spec[key.strip().upper()] = (value.strip().strip('"').strip(), k + 1)
-            section = None
-            continue
-        toks = s.split()
-        if section == "NODE_COORD_SECTION":
-            if len(toks) != 3:
-                raise ValueError(f"{w}: expected 'id x y' in NODE_COORD_SECTION, got {s!r}")
-            nid = _int(toks[0], w, "node id", minimum=1)
-            if dim is not None and nid > dim:
-                raise ValueError(f"{w}: node id {nid} beyond DIMENSION {dim}")
-            if nid in coords:
-                raise ValueError(f"{w}: node {nid} listed twice in NODE_COORD_SECTION")
-            coords[nid] = (_num(toks[1], w, "x coordinate"), _num(toks[2], w, "y coordinate"))
-        elif section == "DEMAND_SECTION":
-            if len(toks) != 2:
-                raise ValueError(f"{w}: expected 'id demand' in DEMAND_SECTION, got {s!r}")
-            nid = _int(toks[0], w, "node id", minimum=1)
-            if dim is not None and nid > dim:
-                raise ValueError(f"{w}: node id {nid} beyond DIMENSION {dim}")
-            if nid in demands:
-                raise ValueError(f"{w}: node {nid} listed twice in DEMAND_SECTION")
-            demands[nid] = _int(toks[1], w, "demand", minimum=0)
-        elif section == "DEPOT_SECTION":
-            for tok in toks:
-                v = _int(tok, w, "depot id")
-                if v == -1:
-                    section = "DEPOT_DONE"
-                    break
-                if v < 1 or (dim is not None and v > dim):
-                    raise ValueError(f"{w}: depot id {v} outside 1..{dim}")
-                depots.append(v)
-        else:
-            raise ValueError(f"{w}: unexpected data {s!r} outside any section")
+    lines = _Lines(path)
+    try:
+        raw = _vrplib_read(path, "vrplib")
+    except _VRPLIB_ERRORS as exc:
+        raise _diagnose_vrplib(lines, exc) from exc
+    chk = _VRPLIBChecks(raw, lines)
 
-    def spec_line(key: str) -> str:
-        return f"{path}:{spec[key][1]}" if key in spec else f"{path}:1"
-
-    typ = spec.get("TYPE", ("CVRP", 0))[0].upper()
-    if typ != "CVRP":
-        raise ValueError(f"{spec_line('TYPE')}: TYPE {typ} is not supported (only CVRP)")
-    ewt = spec.get("EDGE_WEIGHT_TYPE", ("", 0))[0].upper()
+    typ = str(raw.get("type", "CVRP")).upper()
+    if typ not in _TYPES:
+        raise _fail(lines.at(lines.spec("type")), f"TYPE {typ} is not supported (only {', '.join(_TYPES)})")
+    ewt = str(raw.get("edge_weight_type", "")).upper()
     if ewt != "EUC_2D":
-        raise ValueError(f"{spec_line('EDGE_WEIGHT_TYPE')}: EDGE_WEIGHT_TYPE {ewt or '(missing)'} is not supported "
-                         "(only EUC_2D)")
-    if dim is None:
-        if "DIMENSION" not in spec:
-            raise ValueError(f"{path}:1: no DIMENSION line")
-        dim = _int(spec["DIMENSION"][0], spec_line("DIMENSION"), "DIMENSION", minimum=2)
-    if "CAPACITY" not in spec:
-        raise ValueError(f"{path}:1: no CAPACITY line")
-    capacity = _int(spec["CAPACITY"][0], spec_line("CAPACITY"), "CAPACITY", minimum=1)
-    vehicles = None
-    if "VEHICLES" in spec:
-        vehicles = _int(spec["VEHICLES"][0], spec_line("VEHICLES"), "VEHICLES", minimum=1)
-    for sec, got in (("NODE_COORD_SECTION", coords), ("DEMAND_SECTION", demands)):
-        missing = [i for i in range(1, dim + 1) if i not in got]
-        if missing:
-            at = section_line.get(sec)
-            raise ValueError(f"{path}:{at or len(lines)}: {sec} "
-                             f"{'is missing' if at is None else 'lacks node(s) ' + str(missing[:5])}"
-                             f"{'' if len(missing) <= 5 else ' ...'} (DIMENSION {dim})")
-    if len(depots) != 1:
-        at = section_line.get("DEPOT_SECTION", len(lines))
-        raise ValueError(f"{path}:{at}: expected exactly one depot in DEPOT_SECTION, got {len(depots)}")
-    depot = depots[0]
-    if demands[depot] != 0:
-        raise ValueError(f"{path}:{section_line['DEMAND_SECTION']}: the depot {depot} has demand {demands[depot]}")
-    order = [depot] + [i for i in range(1, dim + 1) if i != depot]
-    for i in order[1:]:
-        if demands[i] > capacity:
-            raise ValueError(f"{path}:{section_line['DEMAND_SECTION']}: demand {demands[i]} of node {i} exceeds "
-                             f"CAPACITY {capacity}")
-    n1 = len(order)
-    name = spec.get("NAME", (path.stem, 0))[0] or path.stem
-    return VRPInstance(
-        name=name,
-        kind="cvrp",
-        coords=np.array([coords[i] for i in order], dtype=np.float64),
-        demand=np.array([demands[i] for i in order], dtype=np.int64),
-        ready=np.zeros(n1),
-        due=np.full(n1, np.inf),
-        service=np.zeros(n1),
-        capacity=capacity,
-        vehicles=vehicles,
-        file_ids=np.array(order, dtype=np.int64),
-        path=str(path),
-    )
+        raise _fail(lines.at(lines.spec("edge_weight_type")),
+                    f"EDGE_WEIGHT_TYPE {ewt or '(missing)'} is not supported (only EUC_2D)")
+    for key, val in raw.items():
+        if isinstance(val, np.ndarray | list) and key not in _SECTIONS:
+            raise _fail(lines.at(lines.section(key)), f"{key.upper()}_SECTION is not supported by this reader")
+    dim = chk.spec_int("dimension", 2)
+    capacity = chk.spec_int("capacity", 1)
+    vehicles = chk.spec_int("vehicles", 1, required=False)
+
+    coords = chk.section("node_coord", ("x coordinate", "y coordinate"), "id x y", dim)
+    demand = chk.section("demand", ("demand",), "id demand", dim, integer=True, minimum=0).astype(np.int64)
+    depots = np.atleast_1d(np.asarray(raw.get("depot", []))).ravel()
+    depot_at = lines.at(lines.section("depot"))
+    if depots.size != 1:
+        raise _fail(depot_at, f"expected exactly one depot in DEPOT_SECTION, got {depots.size}")
+    if not _integral(depots[0]) or not 0 <= int(depots[0]) < dim:
+        raise _fail(depot_at, f"depot id {depots[0] + 1} outside 1..{dim}")
+    depot = int(depots[0])
+    if demand[depot] != 0:
+        raise _fail(lines.at(lines.row("demand", depot)[0]), f"the depot {depot + 1} has demand {demand[depot]}")
+    over = np.flatnonzero(demand > capacity)
+    if over.size:
+        i = int(over[0])
+        raise _fail(lines.at(lines.row("demand", i)[0]), f"demand {demand[i]} of node {i + 1} exceeds "
+                    f"CAPACITY {capacity}")
+
+    windows = "time_window" in raw
+    multi = "release_time" in raw or "vehicles_reload_depot" in raw or typ == "MTVRPTWR"
+    if (typ in ("VRPTW", "CVRPTW") or multi) and not windows:
+        raise _fail(lines.at(None), f"no TIME_WINDOW_SECTION (TYPE {typ})")
+    if not windows and "service_time" in raw:
+        raise _fail(lines.at(lines.spec("service_time") or lines.section("service_time")),
+                    "service times without a TIME_WINDOW_SECTION are not supported")
+    if windows:
+        tw = chk.section("time_window", ("ready time", "due date"), "id ready due", dim, minimum=0)
+        late = np.flatnonzero(tw[:, 1] < tw[:, 0])
+        if late.size:
+            i = int(late[0])
+            raise _fail(lines.at(lines.row("time_window", i)[0]),
+                        f"due date {tw[i, 1]:g} before ready time {tw[i, 0]:g} (node {i + 1})")
+        ready, due = tw[:, 0], tw[:, 1]
+        serv = raw.get("service_time", 0)
+        if isinstance(serv, np.ndarray | list):
+            service = chk.section("service_time", ("service time",), "id service", dim, minimum=0)
+        else:
+            w = lines.at(lines.spec("service_time"))
+            if not isinstance(serv, (int, float)) or not math.isfinite(serv) or serv < 0:
+                raise _fail(w, f"SERVICE_TIME must be a finite number >= 0, got {serv!r}")
+            service = np.full(dim, float(serv))
+            service[depot] = 0.0
+    else:
+        ready, due, service = np.zeros(dim), np.full(dim, np.inf), np.zeros(dim)
+
+    order = np.array([depot] + [i for i in range(dim) if i != depot], dtype=np.int64)
+    name = str(raw.get("name") or path.stem)
+    base = dict(coords=coords[order], demand=demand[order], ready=ready[order], due=due[order],
+                service=service[order], capacity=capacity, vehicles=vehicles, file_ids=order + 1, path=str(path))
+    if not multi:
+        return VRPInstance(name=name, kind="vrptw" if windows else "cvrp", **base)
+
+    if vehicles is None:
+        raise _fail(lines.at(None), "no VEHICLES line (the multi-trip fleet)")
+    release = chk.section("release_time", ("release time",), "id release", dim, minimum=0)[order]
+    if release[0] != 0:
+        raise _fail(lines.at(lines.row("release_time", depot)[0]), f"the depot {depot + 1} has release time "
+                    f"{release[0]:g}, expected 0")
+    reload = _reload_depots(raw, lines, vehicles, depot)
+    return MTVRPTWRInstance(name=name, kind="mtvrptwr", release=release, reload_depots=reload, **base)
+
+
+def _reload_depots(raw: dict[str, Any], lines: _Lines, vehicles: int, depot: int) -> np.ndarray:
+    """``VEHICLES_RELOAD_DEPOT_SECTION`` as node indices, shape ``(vehicles, k)``; no section: ``k == 0``."""
+    data = raw.get("vehicles_reload_depot")
+    if data is None:
+        return np.zeros((vehicles, 0), dtype=np.int64)
+    rows = data if isinstance(data, list) else np.asarray(data, dtype=object).reshape(len(data), -1).tolist()
+    if len(rows) != vehicles:
+        raise _fail(lines.at(lines.section("vehicles_reload_depot")),
+                    f"VEHICLES_RELOAD_DEPOT_SECTION has {len(rows)} rows, VEHICLES is {vehicles}")
+    rows = [[_number(v) for v in r] for r in rows]
+    width = {len(r) for r in rows}
+    for r, vals in enumerate(rows):
+        ln, text = lines.row("vehicles_reload_depot", r)
+        if len(width) != 1 or any(not _integral(v) or int(v) != depot + 1 for v in vals):
+            raise _fail(lines.at(ln), f"expected the vehicle's reload depot(s), all the depot {depot + 1}, "
+                        f"got {text!r}")
+    return np.zeros((vehicles, width.pop()), dtype=np.int64)  # the depot is node 0
 
 
 def read_instance(path: str | Path) -> VRPInstance:
     """Read a Solomon/Homberger or VRPLIB file, whichever the content is.
 
-    A file with a ``NODE_COORD_SECTION`` or a ``.vrp`` suffix is read with
-    :func:`read_vrplib`, any other with :func:`read_solomon`.
+    A file with a ``.vrp`` suffix, or a ``NODE_COORD_SECTION`` or
+    ``EDGE_WEIGHT_TYPE`` in its first lines, is read with :func:`read_vrplib`,
+    any other with :func:`read_solomon`.
     """
     path = Path(path)
     if path.suffix.lower() == ".vrp":
         return read_vrplib(path)
-    head = "\n".join(_read_lines(path)[:40]).upper()
+    head = "\n".join(s for _, s in _Lines(path).items[:40]).upper()
     if "NODE_COORD_SECTION" in head or "EDGE_WEIGHT_TYPE" in head:
         return read_vrplib(path)
     return read_solomon(path)
 
 
 # --------------------------------------------------------------- solutions
-_ROUTE_RE = re.compile(r"^\s*Route\s*#\s*(\d+)\s*:(.*)$", re.IGNORECASE)
+def _cost_text(cost: float, decimals: int | None) -> str:
+    if decimals is not None:
+        return f"{float(cost):.{decimals}f}"
+    c = float(cost)
+    return str(int(round(c))) if abs(c - round(c)) < 1e-9 else f"{c:.4f}".rstrip("0").rstrip(".")
 
 
-def format_solution(routes: list[list[int]], cost: float, decimals: int | None = None) -> str:
-    """Text of a solution in the VRPLIB format.
+def write_solution(path: str | Path, routes: list[list[int]], cost: float, decimals: int | None = None) -> Path:
+    """Write a solution in the VRPLIB format (``vrplib.write_solution``), then the ``Cost`` line.
 
     Parameters
     ----------
+    path : str or Path
+        The file (parent folders created; written to a temporary name first,
+        then renamed).
     routes : list of list of int
-        Customer numbers (``1..n``, depot excluded) per route; empty routes
-        are skipped and the others numbered from 1.
+        Customer numbers (``1..n``, depot excluded; ``0`` inside a route
+        marks a reload in multi-trip solutions) per route; empty routes are
+        skipped and the others numbered from 1.
     cost : float
-        Total cost, written on the last line ``Cost <value>``.
+        Total cost, written on the last line ``Cost <value>`` (CVRPLIB style,
+        no colon).
     decimals : int, optional
         Decimals of the cost; by default an integral cost is written
         without decimals and any other with up to 4.
 
     Returns
     -------
-    str
-        ``Route #1: 3 5 7`` lines then ``Cost 1234.5``, newline-terminated.
+    Path
+        ``path``; its text is :func:`format_solution` of the same arguments.
     """
-    out = []
-    k = 0
-    for r in routes:
-        if len(r) == 0:
-            continue
-        k += 1
-        out.append(f"Route #{k}: " + " ".join(str(int(c)) for c in r))
-    if decimals is None:
-        c = float(cost)
-        text = str(int(round(c))) if abs(c - round(c)) < 1e-9 else f"{c:.4f}".rstrip("0").rstrip(".")
-    else:
-        text = f"{float(cost):.{decimals}f}"
-    out.append(f"Cost {text}")
-    return "\n".join(out) + "\n"
-
-
-def write_solution(path: str | Path, routes: list[list[int]], cost: float, decimals: int | None = None) -> Path:
-    """Write :func:`format_solution` to ``path`` (parent folders created); returns the path."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(format_solution(routes, cost, decimals), encoding="ascii")
+    vrplib.write_solution(tmp, [[int(c) for c in r] for r in routes if len(r)])
+    with tmp.open("a", encoding="ascii") as fh:
+        fh.write(f"Cost {_cost_text(cost, decimals)}\n")
     tmp.replace(path)
     return path
 
 
-def read_solution(path: str | Path) -> tuple[list[list[int]], float | None]:
-    """Read a VRPLIB solution file.
+def format_solution(routes: list[list[int]], cost: float, decimals: int | None = None) -> str:
+    """Text that :func:`write_solution` writes: ``Route #1: 3 5 7`` lines then ``Cost 1234.5``, newline-terminated."""
+    with tempfile.TemporaryDirectory() as d:
+        return write_solution(Path(d) / "solution.sol", routes, cost, decimals).read_text(encoding="ascii")
+
+
+def read_solution(path: str | Path, reloads: bool = False) -> tuple[list[list[int]], float | None]:
+    """Read a VRPLIB solution file with ``vrplib.read_solution``.
 
     Parameters
     ----------
     path : str or Path
-        The file: ``Route #k: c1 c2 ...`` lines and a ``Cost <value>`` line;
-        other ``key value`` lines (``Time``, ``Vehicles``, ...) and blank
-        lines are ignored.
+        The file: ``Route #k: c1 c2 ...`` lines and a ``Cost <value>`` (or
+        ``Cost: <value>``) line; other ``key value`` lines (``Time``,
+        ``Vehicles``, ...), blank lines and ``#`` comments are ignored.
+    reloads : bool, optional
+        Accept ``0`` (the depot) inside routes, the reload mark of
+        multi-trip solutions; by default customers are ``>= 1``.
 
     Returns
     -------
@@ -470,19 +631,25 @@ def read_solution(path: str | Path) -> tuple[list[list[int]], float | None]:
         On a malformed route or cost line, naming the file and line.
     """
     path = Path(path)
-    routes: list[list[int]] = []
-    cost: float | None = None
-    for k, line in enumerate(_read_lines(path), start=1):
-        w = f"{path}:{k}"
-        m = _ROUTE_RE.match(line)
-        if m:
-            routes.append([_int(t, w, "customer number", minimum=1) for t in m.group(2).split()])
-            continue
-        toks = line.split()
-        if toks and toks[0].lower() == "cost":
-            if len(toks) != 2:
-                raise ValueError(f"{w}: expected 'Cost <value>', got {line.strip()!r}")
-            cost = _num(toks[1], w, "cost")
-        elif toks and toks[0].lower().startswith("route"):
-            raise ValueError(f"{w}: expected 'Route #<k>: <customers>', got {line.strip()!r}")
+    lines = _Lines(path)
+    route_lines = [(ln, s) for ln, s in lines.items if "Route" in s]  # vrplib's rule for a route line
+    try:
+        sol = vrplib.read_solution(path)
+    except _VRPLIB_ERRORS as exc:
+        for ln, s in route_lines:
+            nums = s.split(":", 1)[1].split() if ":" in s else None
+            if nums is None or not all(t.lstrip("-").isdigit() for t in nums):
+                raise _fail(lines.at(ln), f"expected customer numbers after 'Route #<k>:', got {s!r}") from exc
+        raise _fail(lines.at(None), f"vrplib cannot read it as a solution file ({exc})") from exc
+    routes = [[int(c) for c in r] for r in sol["routes"]]
+    lowest = 0 if reloads else 1
+    for (ln, s), r in zip(route_lines, routes):
+        if any(c < lowest for c in r):
+            raise _fail(lines.at(ln), f"expected customer numbers >= {lowest}, got {s!r}")
+    cost = sol.get("cost")
+    if cost is not None:
+        ln = next((k for k, s in lines.items if s.replace(":", " ").split()[0].lower() == "cost"), None)
+        if isinstance(cost, bool) or not isinstance(cost, (int, float)) or not math.isfinite(cost):
+            raise _fail(lines.at(ln), f"expected 'Cost <value>' with a finite number, got {cost!r}")
+        cost = float(cost)
     return routes, cost

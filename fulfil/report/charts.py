@@ -1,7 +1,11 @@
-"""Cold-chain charts of a plan as PNG (matplotlib, imported lazily; Agg backend; atomic writes).
+"""Cold-chain charts of a plan as PNG (matplotlib, imported lazily; atomic writes).
 
-Reads only the plan document (``docs/plan_format.md``, "Cold chain (thermal model)"):
-route ``thermal.compartments[zone]`` traces and stop ``cold_chain[zone]`` hand-overs.
+Figures are ``matplotlib.figure.Figure`` objects drawn on their own Agg canvas, never
+through pyplot, so charting leaves the caller's backend and pyplot state alone.
+
+Reads only the plan document, format version 2 (a :class:`fulfil.plan_model.Plan` or its dict;
+``docs/plan_format.md``, "Cold chain (thermal model)"): each trip's ``thermal.compartments[zone]``
+traces and stop ``cold_chain[zone]`` hand-overs.  Charts are per trip (a vehicle duty may drive several).
 """
 
 from __future__ import annotations
@@ -11,9 +15,14 @@ import math
 import re
 from collections import defaultdict
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from fulfil.plan_model import trip_rows
+from fulfil.report.tables import plan_doc
 from fulfil.units import format_clock
+
+if TYPE_CHECKING:
+    from fulfil.plan_model import Plan
 
 IN_SPEC_TARGET = 0.98  # practice target for the share of chilled + frozen crates handed over in spec
 COLD_ZONES = ("frozen", "chilled")
@@ -23,28 +32,24 @@ ZONE_RANGE = {"frozen": (-math.inf, -18.0), "chilled": (0.0, 4.0)}
 ZONE_LIMIT = {"frozen": -15.0, "chilled": 7.0}
 
 
-def _pyplot():
-    import matplotlib
+def new_figure(figsize: tuple[float, float], dpi: float) -> Any:
+    """A ``Figure`` on its own Agg canvas: not registered with pyplot, no backend switched."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    fig = Figure(figsize=figsize, dpi=dpi)
+    FigureCanvasAgg(fig)
+    return fig
 
-    return plt
 
-
-def _save(fig: Any, path: str | Path) -> None:
-    """Lay out ``fig``, write it as a PNG atomically, and close it (also when writing fails)."""
-    import matplotlib.pyplot as plt
-
+def save_figure(fig: Any, path: str | Path) -> None:
+    """Lay out ``fig`` and write it as a PNG atomically (the figure is not pyplot's: nothing to close)."""
     from fulfil.output import write_bytes_atomic
 
-    try:
-        fig.tight_layout()
-        buf = io.BytesIO()
-        fig.savefig(buf, format="png")
-        write_bytes_atomic(path, buf.getvalue())
-    finally:
-        plt.close(fig)
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    write_bytes_atomic(path, buf.getvalue())
 
 
 def _floats(values: Any) -> list[float]:
@@ -63,20 +68,24 @@ def _tick_step(span_min: float) -> float:
     return 720
 
 
-def plot_route_temperatures(route: dict[str, Any], path: str | Path, ax: Any = None) -> None:
-    """Air (thin) and product (thick) temperature of each compartment of ``route`` vs clock time.
+def plot_trip_temperatures(trip: dict[str, Any], path: str | Path, ax: Any = None) -> None:
+    """Air (thin) and product (thick) temperature of each compartment of ``trip`` vs clock time.
+
+    ``trip`` is a row of :func:`fulfil.plan_model.trip_rows` (a trip with its duty's vehicle, depot
+    and duty id).
 
     Stops are vertical lines labelled with their location, their [arrival, departure] span
     shaded; each zone's allowed range is shaded and its hand-over limit drawn; a marker sits
     at every hand-over temperature (red when ``in_spec`` is false).  Saved to ``path`` unless
     ``ax`` is given (then drawn into it and not saved).
     """
-    plt = _pyplot()
     from matplotlib.ticker import FuncFormatter, MultipleLocator
 
+    route = trip
     own = ax is None
     if own:
-        fig, ax = plt.subplots(figsize=(11, 5.5), dpi=100)
+        fig = new_figure((11, 5.5), 100)
+        ax = fig.subplots()
     else:
         fig = ax.figure
     comps: dict[str, dict[str, Any]] = (route.get("thermal") or {}).get("compartments", {})
@@ -167,20 +176,21 @@ def plot_route_temperatures(route: dict[str, Any], path: str | Path, ax: Any = N
     vt = route.get("vehicle_type", "?")
     veh = f" #{route['vehicle']}" if route.get("vehicle") is not None else ""
     kinds = sorted({str(tr.get("kind", "")) for tr in comps.values()} - {""})
-    ax.set_title(f"{route.get('id', '?')} — {vt}{veh} ({', '.join(kinds) or 'no thermal trace'}), "
+    duty = f" (duty {route['duty']})" if route.get("duty") not in (None, route.get("id")) else ""
+    ax.set_title(f"{route.get('id', '?')}{duty} — {vt}{veh} ({', '.join(kinds) or 'no thermal trace'}), "
                  f"{len(stops)} stops from {route.get('depot', '?')}", fontsize=10)
     if not comps:
-        ax.text(0.5, 0.5, "no thermal trace on this route", transform=ax.transAxes, ha="center", va="center")
+        ax.text(0.5, 0.5, "no thermal trace on this trip", transform=ax.transAxes, ha="center", va="center")
     ax.grid(alpha=0.2)
     ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize=7, framealpha=0.9)
     if own:
-        _save(fig, path)
+        save_figure(fig, path)
 
 
-def in_spec_by_warehouse(plan: dict[str, Any]) -> dict[str, tuple[float, float]]:
-    """Forward warehouse → (chilled + frozen crates handed over in spec, all such crates), last-mile routes."""
+def in_spec_by_warehouse(plan: Plan | dict[str, Any]) -> dict[str, tuple[float, float]]:
+    """Forward warehouse → (chilled + frozen crates handed over in spec, all such crates), last-mile trips."""
     agg: dict[str, list[float]] = defaultdict(lambda: [0.0, 0.0])
-    for r in plan.get("routes", []):
+    for r in trip_rows(plan):
         if r.get("tier") != "last_mile":
             continue
         for s in r.get("stops", []):
@@ -195,15 +205,15 @@ def in_spec_by_warehouse(plan: dict[str, Any]) -> dict[str, tuple[float, float]]
     return {k: (v[0], v[1]) for k, v in sorted(agg.items())}
 
 
-def plot_in_spec_by_warehouse(plan: dict[str, Any], path: str | Path, ax: Any = None) -> None:
+def plot_in_spec_by_warehouse(plan: Plan | dict[str, Any], path: str | Path, ax: Any = None) -> None:
     """Bar per forward warehouse: share of chilled + frozen crates handed over in spec; counts annotated;
     the 98 % practice target drawn.  Saved to ``path`` unless ``ax`` is given."""
-    plt = _pyplot()
-
     own = ax is None
+    plan = plan_doc(plan)
     data = in_spec_by_warehouse(plan)
     if own:
-        fig, ax = plt.subplots(figsize=(max(6.0, 0.7 * len(data) + 3.0), 4.8), dpi=100)
+        fig = new_figure((max(6.0, 0.7 * len(data) + 3.0), 4.8), 100)
+        ax = fig.subplots()
     else:
         fig = ax.figure
     names = list(data)
@@ -220,7 +230,7 @@ def plot_in_spec_by_warehouse(plan: dict[str, Any], path: str | Path, ax: Any = 
                        fontsize=8)
     ax.set_ylim(0, 108)
     ax.set_ylabel("chilled + frozen crates handed over in spec, %")
-    ax.set_xlabel("forward warehouse (last-mile routes)")
+    ax.set_xlabel("forward warehouse (last-mile trips)")
     k = plan.get("kpis", {})
     tot_ok = sum(v[0] for v in data.values())
     tot = sum(v[1] for v in data.values())
@@ -234,32 +244,34 @@ def plot_in_spec_by_warehouse(plan: dict[str, Any], path: str | Path, ax: Any = 
     ax.legend(loc="lower right", fontsize=8, framealpha=0.9)
     ax.grid(axis="y", alpha=0.2)
     if own:
-        _save(fig, path)
+        save_figure(fig, path)
 
 
-def _safe_name(route_id: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._-]", "_", route_id) or "route"
+def _safe_name(trip_id: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]", "_", trip_id) or "trip"
 
 
-def write_thermal_charts(plan: dict[str, Any], out_dir: str | Path, max_routes: int | None = None) -> list[Path]:
-    """Write ``out_dir/thermal/<route id>.png`` per route with ``thermal`` (the first ``max_routes`` of them)
+def write_thermal_charts(plan: Plan | dict[str, Any], out_dir: str | Path, max_routes: int | None = None
+                         ) -> list[Path]:
+    """Write ``out_dir/thermal/<trip id>.png`` per trip with ``thermal`` (the first ``max_routes`` of them)
     and ``out_dir/thermal/in_spec_by_warehouse.png``; each file written atomically.  Other ``.png`` files
     left in ``out_dir/thermal`` by an earlier plan are removed.  Returns the paths written."""
     folder = Path(out_dir) / "thermal"
     folder.mkdir(parents=True, exist_ok=True)
-    routes = [r for r in plan.get("routes", []) if (r.get("thermal") or {}).get("compartments")]
+    plan = plan_doc(plan)
+    routes = [r for r in trip_rows(plan) if (r.get("thermal") or {}).get("compartments")]
     if max_routes is not None:
         routes = routes[: max(0, int(max_routes))]
     written: list[Path] = []
     used: set[str] = set()
     for r in routes:
-        name = _safe_name(str(r.get("id", "route")))
+        name = _safe_name(str(r.get("id", "trip")))
         base, k = name, 2
         while name in used or name == "in_spec_by_warehouse":
             name, k = f"{base}_{k}", k + 1
         used.add(name)
         p = folder / f"{name}.png"
-        plot_route_temperatures(r, p)
+        plot_trip_temperatures(r, p)
         written.append(p)
     p = folder / "in_spec_by_warehouse.png"
     plot_in_spec_by_warehouse(plan, p)

@@ -1,4 +1,8 @@
-"""A route map of the plan as PNG (matplotlib, imported lazily; no tiles, works offline)."""
+"""A trip map of the plan as PNG (matplotlib, imported lazily; no tiles, works offline).
+
+Drawn on a ``Figure`` with its own Agg canvas, never through pyplot: the caller's matplotlib
+backend and pyplot state are left alone.
+"""
 
 from __future__ import annotations
 
@@ -6,34 +10,41 @@ import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from fulfil.report.tables import plan_doc
+
 if TYPE_CHECKING:
+    from fulfil.plan_model import Plan
     from fulfil.scenario.schema import Scenario
 
 
-def plot_plan_map(plan: dict[str, Any], scenario: Scenario, path: str | Path, ax: Any = None) -> None:
-    """Draw warehouses, pickup points (unserved in red) and every route; save to ``path``."""
+def plot_plan_map(plan: Plan | dict[str, Any], scenario: Scenario, path: str | Path, ax: Any = None) -> None:
+    """Draw warehouses, pickup points (unserved in red) and every trip; save to ``path``.
+
+    Trunk trips are grey dashed lines; last-mile trips are coloured per vehicle duty, so the
+    trips of one vehicle share its colour.  ``plan`` is a :class:`fulfil.plan_model.Plan` or its dict.
+    """
     import matplotlib
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from fulfil.output import write_bytes_atomic
+    from fulfil.report.charts import new_figure, save_figure
 
     pos = {r.id: (r.lon, r.lat) for r in (*scenario.central_warehouses, *scenario.forward_warehouses,
                                            *scenario.pickup_points)}
     own = ax is None
     if own:
-        fig, ax = plt.subplots(figsize=(10, 9), dpi=110)
+        fig = new_figure((10, 9), 110)
+        ax = fig.subplots()
     else:
         fig = ax.figure
-    cmap = plt.get_cmap("tab20")
-    for i, r in enumerate(plan["routes"]):
-        pts = [pos[r["depot"]], *(pos[s["location"]] for s in r["stops"]), pos[r["depot"]]]
-        xs, ys = zip(*pts, strict=True)
-        if r["tier"] == "trunk":
-            ax.plot(xs, ys, color="0.25", lw=1.6, ls="--", alpha=0.8, zorder=2)
-        else:
-            ax.plot(xs, ys, color=cmap(i % 20), lw=0.9, alpha=0.85, zorder=2)
+    cmap = matplotlib.colormaps["tab20"]
+    plan = plan_doc(plan)
+    for i, d in enumerate(plan.get("duties", [])):
+        for t in d["trips"]:
+            pts = [pos[d["depot"]], *(pos[s["location"]] for s in t["stops"]), pos[d["depot"]]]
+            xs, ys = zip(*pts, strict=True)
+            if d["tier"] == "trunk":
+                ax.plot(xs, ys, color="0.25", lw=1.6, ls="--", alpha=0.8, zorder=2)
+            else:
+                ax.plot(xs, ys, color=cmap(i % 20), lw=0.9, alpha=0.85, zorder=2)
     unserved = {u["pickup_point"] for u in plan["unserved"]}
     lockers = [p for p in scenario.pickup_points if p.kind == "locker"]
     shops = [p for p in scenario.pickup_points if p.kind != "locker"]
@@ -50,7 +61,8 @@ def plot_plan_map(plan: dict[str, Any], scenario: Scenario, path: str | Path, ax
     for f in scenario.forward_warehouses:
         ax.annotate(f.id, (f.lon, f.lat), xytext=(4, 4), textcoords="offset points", fontsize=7)
     k = plan["kpis"]
-    ax.set_title(f"{plan['scenario']}: {k['vehicles']} routes, {k['distance_km']:.0f} km, "
+    trips = k.get("trips", sum(len(d["trips"]) for d in plan.get("duties", [])))
+    ax.set_title(f"{plan['scenario']}: {k['vehicles']} vehicles, {trips} trips, {k['distance_km']:.0f} km, "
                  f"{k['cost']:.0f} RMB, 2-h compliance {100 * k['two_hour_compliance']:.1f} %", fontsize=10)
     ax.set_xlabel("longitude")
     ax.set_ylabel("latitude")
@@ -59,10 +71,4 @@ def plot_plan_map(plan: dict[str, Any], scenario: Scenario, path: str | Path, ax
     ax.legend(loc="lower left", fontsize=7, framealpha=0.9)
     ax.grid(alpha=0.2)
     if own:
-        import io
-
-        buf = io.BytesIO()
-        fig.tight_layout()
-        fig.savefig(buf, format="png")
-        plt.close(fig)
-        write_bytes_atomic(path, buf.getvalue())
+        save_figure(fig, path)

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from fulfil.output import write_bytes_atomic, write_text_atomic
+from fulfil.output import write_text_atomic
 from fulfil.report.tables import table
 from fulfil.rollout.region import PHASES
 from fulfil.rollout.simulate import KPIS
@@ -222,14 +222,14 @@ def write_layers(out: Path, tag: str, region: Region, plan: PhasePlan) -> None:
 def plot_phase_map(region: Region, plan: PhasePlan, path: Path, title: str) -> None:
     """Boundary, communities (red: unserved), sites, service areas and 2-hour reach of one phase."""
     import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
     from shapely.geometry import shape
 
+    from fulfil.report.charts import new_figure, save_figure
+
     lay = layers(region, plan)
-    fig, ax = plt.subplots(figsize=(12, 9.5), dpi=100)
-    cmap = plt.get_cmap("tab10")
+    fig = new_figure((12, 9.5), 100)
+    ax = fig.subplots()
+    cmap = matplotlib.colormaps["tab10"]
 
     def draw(geom: Any, **kw: Any) -> None:
         polys = getattr(geom, "geoms", [geom])
@@ -290,23 +290,17 @@ def plot_phase_map(region: Region, plan: PhasePlan, path: Path, title: str) -> N
     ax.set_xlabel("longitude")
     ax.set_ylabel("latitude")
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, framealpha=0.9)
-    buf = io.BytesIO()
-    fig.tight_layout()
-    fig.savefig(buf, format="png")
-    plt.close(fig)
-    write_bytes_atomic(path, buf.getvalue())
+    save_figure(fig, path)
 
 
 def plot_kpis(agg: list[dict[str, Any]], variants: list[str], path: Path) -> None:
     """Median and 10–90 % range of the main KPIs by phase, one series per variant."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from fulfil.report.charts import new_figure, save_figure
 
     by = {(r["variant"], r["phase"], r["kpi"]): r for r in agg}
     phases = [p for p in PHASES if any(k[1] == p for k in by)]
-    fig, axes = plt.subplots(2, 3, figsize=(13, 7.5), dpi=100)
+    fig = new_figure((13, 7.5), 100)
+    axes = fig.subplots(2, 3)
     x0 = np.arange(len(phases))
     width = 0.6 / max(1, len(variants))
     for ax, (key, label) in zip(axes.ravel(), SHOWN, strict=True):
@@ -326,11 +320,7 @@ def plot_kpis(agg: list[dict[str, Any]], variants: list[str], path: Path) -> Non
         ax.grid(alpha=0.3)
     axes[0, 0].legend(fontsize=7)
     fig.suptitle("KPIs by phase: median with 10th–90th percentile over the simulated days", fontsize=11)
-    fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png")
-    plt.close(fig)
-    write_bytes_atomic(path, buf.getvalue())
+    save_figure(fig, path)
 
 
 def sites_csv(region: Region, plans: dict[str, list[PhasePlan]]) -> str:

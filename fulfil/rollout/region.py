@@ -36,7 +36,7 @@ import numpy as np
 from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 
 from fulfil.errors import ScenarioError
-from fulfil.scenario.load import _Problem, _render, read_document, read_table_ref
+from fulfil.scenario.load import Problem, read_document, read_table_ref, render_problems
 from fulfil.scenario.schema import (
     Clock,
     Compartment,
@@ -480,7 +480,7 @@ class Region:
 # --------------------------------------------------------------------------- messages
 
 
-from fulfil.scenario.load import _dotted, _record_type, describe_error  # noqa: E402 - one message format for every loader
+from fulfil.scenario.load import describe_error, dotted, record_type  # noqa: E402 - one message format for every loader
 
 
 def _fields_at(root: type[BaseModel], loc: tuple) -> list[str]:
@@ -491,7 +491,7 @@ def _fields_at(root: type[BaseModel], loc: tuple) -> list[str]:
         field = model.model_fields.get(item)
         if field is None:
             continue  # a dict key (e.g. a fleet or variant name)
-        model = _record_type(field.annotation)
+        model = record_type(field.annotation)
     if model is None:
         return []
     names = list(model.model_fields)
@@ -524,34 +524,34 @@ def _csv_rows(rows: list[dict[str, str]]) -> list[dict[str, Any]]:
 def _csv_column(rest: tuple) -> str:
     if len(rest) >= 2 and rest[0] in ("cells", "capacity"):
         return f"{rest[0]}_{rest[1]}"
-    return _dotted(rest)
+    return dotted(rest)
 
 
 # --------------------------------------------------------------------------- GeoJSON
 
 
-def _read_boundary(path: Path, ref: str, owner: str) -> tuple[Any, list[_Problem]]:
+def _read_boundary(path: Path, ref: str, owner: str) -> tuple[Any, list[Problem]]:
     """The boundary polygon (lon/lat) or problems located in the GeoJSON file."""
     from shapely.geometry import shape
     from shapely.validation import explain_validity
 
     if not path.is_file():
-        return None, [_Problem(owner, None, "boundary",
+        return None, [Problem(owner, None, "boundary",
                                f"GeoJSON file '{ref}' not found (looked for {path.resolve()})")]
     name = path.name
     try:
         data = json.loads(path.read_text(encoding="utf-8-sig"))
     except UnicodeDecodeError as exc:
-        return None, [_Problem(name, None, "", f"not UTF-8 text ({exc.reason} at byte {exc.start})")]
+        return None, [Problem(name, None, "", f"not UTF-8 text ({exc.reason} at byte {exc.start})")]
     except json.JSONDecodeError as exc:
-        return None, [_Problem(name, None, "", f"malformed JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}")]
+        return None, [Problem(name, None, "", f"malformed JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}")]
     where = ""
     geom = data
     if isinstance(data, dict) and data.get("type") == "FeatureCollection":
         feats = data.get("features")
         if not isinstance(feats, list) or len(feats) != 1:
             n = len(feats) if isinstance(feats, list) else 0
-            return None, [_Problem(name, None, "features",
+            return None, [Problem(name, None, "features",
                                    f"expected exactly one Feature (the region boundary), found {n}")]
         geom, where = feats[0], "features[0]"
     if isinstance(geom, dict) and geom.get("type") == "Feature":
@@ -559,21 +559,21 @@ def _read_boundary(path: Path, ref: str, owner: str) -> tuple[Any, list[_Problem
         where = (where + "." if where else "") + "geometry"
     if not isinstance(geom, dict) or geom.get("type") not in ("Polygon", "MultiPolygon"):
         got = geom.get("type") if isinstance(geom, dict) else type(geom).__name__
-        return None, [_Problem(name, None, where or "type",
+        return None, [Problem(name, None, where or "type",
                                f"expected a Polygon or MultiPolygon boundary (got {got!r})")]
     try:
         poly = shape(geom)
     except Exception as exc:  # noqa: BLE001 - shapely raises many kinds on bad coordinates
-        return None, [_Problem(name, None, (where + "." if where else "") + "coordinates", f"not a polygon: {exc}")]
+        return None, [Problem(name, None, (where + "." if where else "") + "coordinates", f"not a polygon: {exc}")]
     problems = []
     xs, ys = poly.bounds[0::2], poly.bounds[1::2]
     if not (-180 <= min(xs) and max(xs) <= 180 and -90 <= min(ys) and max(ys) <= 90):
-        problems.append(_Problem(name, None, (where + "." if where else "") + "coordinates",
+        problems.append(Problem(name, None, (where + "." if where else "") + "coordinates",
                                  "coordinates must be [longitude, latitude] in degrees (lon -180..180, lat -90..90)"))
     elif poly.is_empty or poly.area <= 0:
-        problems.append(_Problem(name, None, (where + "." if where else "") + "coordinates", "the polygon has no area"))
+        problems.append(Problem(name, None, (where + "." if where else "") + "coordinates", "the polygon has no area"))
     elif not poly.is_valid:
-        problems.append(_Problem(name, None, (where + "." if where else "") + "coordinates",
+        problems.append(Problem(name, None, (where + "." if where else "") + "coordinates",
                                  f"invalid polygon: {explain_validity(poly)}"))
     return (None if problems else poly), problems
 
@@ -586,14 +586,14 @@ def load_region(path: str | Path) -> Region:
     path = Path(path)
     data = read_document(path)
     fname = path.name
-    problems: list[_Problem] = []
+    problems: list[Problem] = []
     provenance: dict[str, tuple[str, list[int]]] = {}
     tables: dict[str, Any] = {}
     unusable: set[str] = set()
     for key, (section, required) in TABLES.items():
         if key not in data:
             if required:
-                problems.append(_Problem(fname, None, key, "required field is missing (a CSV file path)"))
+                problems.append(Problem(fname, None, key, "required field is missing (a CSV file path)"))
                 unusable.add(section)
             continue
         table = read_table_ref(data, key, path, problems)
@@ -609,14 +609,14 @@ def load_region(path: str | Path) -> Region:
         doc = RegionDoc.model_validate(data)
     except ValidationError as exc:
         for err in exc.errors(include_url=False):
-            problems.append(_Problem(fname, None, _dotted(tuple(err["loc"])), _message(err, RegionDoc)))
+            problems.append(Problem(fname, None, dotted(tuple(err["loc"])), _message(err, RegionDoc)))
 
     # rows are validated one by one so the valid ones can still be cross-checked
     tab: Tables | None = None
     kept: dict[str, list[Any]] = {}
     for section, (csv_name, lines) in provenance.items():
         model = Tables.model_fields[section].annotation
-        record = _record_type(model)
+        record = record_type(model)
         assert record is not None
         good, good_lines = [], []
         for i, row in enumerate(tables[section]):
@@ -625,10 +625,10 @@ def load_region(path: str | Path) -> Region:
                 good_lines.append(lines[i])
             except ValidationError as exc:
                 for err in exc.errors(include_url=False):
-                    problems.append(_Problem(csv_name, lines[i], _csv_column(tuple(err["loc"])),
+                    problems.append(Problem(csv_name, lines[i], _csv_column(tuple(err["loc"])),
                                              _message(err, record, row)))
         if not tables[section] and TABLES[next(k for k, v in TABLES.items() if v[0] == section)][1]:
-            problems.append(_Problem(csv_name, None, "", "the table has no rows"))
+            problems.append(Problem(csv_name, None, "", "the table has no rows"))
         kept[section] = good
         provenance[section] = (csv_name, good_lines)
     if not unusable - {"competitors"}:
@@ -644,7 +644,7 @@ def load_region(path: str | Path) -> Region:
     if doc is not None:
         problems += _check_doc(doc, tab, fname)
     if problems:
-        raise ScenarioError(_render(problems))
+        raise ScenarioError(render_problems(problems))
     assert doc is not None and tab is not None
     c = boundary.centroid
     return Region(path=path, doc=doc, communities=tuple(tab.communities), forward_sites=tuple(tab.forward_sites),
@@ -653,15 +653,15 @@ def load_region(path: str | Path) -> Region:
 
 
 def _check_tables(tab: Tables, boundary: Any, doc: RegionDoc | None,
-                  provenance: dict[str, tuple[str, list[int]]]) -> list[_Problem]:
+                  provenance: dict[str, tuple[str, list[int]]]) -> list[Problem]:
     """Rules across the CSV tables: unique ids and geography (points inside the boundary)."""
     from shapely.geometry import Point
 
-    out: list[_Problem] = []
+    out: list[Problem] = []
 
     def at(section: str, i: int, field: str, msg: str) -> None:
         csv_name, lines = provenance[section]
-        out.append(_Problem(csv_name, lines[i] if i < len(lines) else i + 2, field, msg))
+        out.append(Problem(csv_name, lines[i] if i < len(lines) else i + 2, field, msg))
 
     seen: dict[str, str] = {doc.central_warehouse.id: "central_warehouse"} if doc is not None else {}
     for section in ("communities", "forward_sites", "pickup_sites", "competitors"):
@@ -696,23 +696,23 @@ def _check_tables(tab: Tables, boundary: Any, doc: RegionDoc | None,
     return out
 
 
-def _check_doc(doc: RegionDoc, tab: Tables | None, fname: str) -> list[_Problem]:
+def _check_doc(doc: RegionDoc, tab: Tables | None, fname: str) -> list[Problem]:
     """Rules across the TOML sections: products and zones, fleets, variants, policies."""
-    out: list[_Problem] = []
+    out: list[Problem] = []
 
     zones_sold = {p.zone for p in doc.products}
     for z, share in doc.demand.basket_mix.items():
         if share > 0 and z not in zones_sold:
-            out.append(_Problem(fname, None, f"demand.basket_mix.{z}", f"share {share} but no product has zone '{z}'"))
+            out.append(Problem(fname, None, f"demand.basket_mix.{z}", f"share {share} but no product has zone '{z}'"))
     first_p: dict[str, int] = {}
     for i, p in enumerate(doc.products):
         if p.id in first_p:
-            out.append(_Problem(fname, None, f"products[{i}].id", f"duplicate id '{p.id}'"))
+            out.append(Problem(fname, None, f"products[{i}].id", f"duplicate id '{p.id}'"))
         first_p.setdefault(p.id, i)
 
     profiles = {p.id for p in doc.speed_profiles}
     if "default" not in doc.fleets:
-        out.append(_Problem(fname, None, "fleets", "a fleet template named 'default' is required (the baseline)"))
+        out.append(Problem(fname, None, "fleets", "a fleet template named 'default' is required (the baseline)"))
     groups = [("trunk_fleet", doc.trunk_fleet)] + [(f"fleets.{k}", v) for k, v in doc.fleets.items()]
     for where, fleet in groups:
         ids: set[str] = set()
@@ -720,35 +720,35 @@ def _check_doc(doc: RegionDoc, tab: Tables | None, fname: str) -> list[_Problem]
             if v.speed_profile not in profiles:
                 close = difflib.get_close_matches(v.speed_profile, sorted(profiles), n=1)
                 hint = f" (did you mean '{close[0]}'?)" if close else f" (defined: {', '.join(sorted(profiles))})"
-                out.append(_Problem(fname, None, f"{where}[{i}].speed_profile",
+                out.append(Problem(fname, None, f"{where}[{i}].speed_profile",
                                     f"unknown speed profile '{v.speed_profile}'{hint}"))
             if v.id in ids:
-                out.append(_Problem(fname, None, f"{where}[{i}].id", f"duplicate id '{v.id}'"))
+                out.append(Problem(fname, None, f"{where}[{i}].id", f"duplicate id '{v.id}'"))
             ids.add(v.id)
         carried = {c.zone for v in fleet for c in v.compartments}
         for z in sorted(zones_sold - carried):
-            out.append(_Problem(fname, None, where,
+            out.append(Problem(fname, None, where,
                                 f"no vehicle has a '{z}' compartment, so '{z}' products cannot move"))
     for name, var in doc.variants.items():
         if var.fleet not in doc.fleets:
-            out.append(_Problem(fname, None, f"variants.{name}.fleet",
+            out.append(Problem(fname, None, f"variants.{name}.fleet",
                                 f"unknown fleet template '{var.fleet}' (defined: {', '.join(sorted(doc.fleets))})"))
     for i, name in enumerate(doc.simulation.variants or []):
         if name not in doc.variants:
             close = difflib.get_close_matches(name, sorted(doc.variants), n=1)
             hint = f" (did you mean '{close[0]}'?)" if close else f" (defined: {', '.join(doc.variants)})"
-            out.append(_Problem(fname, None, f"simulation.variants[{i}]", f"unknown variant '{name}'{hint}"))
+            out.append(Problem(fname, None, f"simulation.variants[{i}]", f"unknown variant '{name}'{hint}"))
     if not doc.variants:
-        out.append(_Problem(fname, None, "variants", "define at least one variant (the baseline)"))
+        out.append(Problem(fname, None, "variants", "define at least one variant (the baseline)"))
     if (tab is not None and not any(p.kind == "leader_shop" for p in tab.pickup_sites)
             and any(not v.lockers for v in doc.variants.values())):
-        out.append(_Problem(fname, None, "variants", "a variant has lockers = false but there is no leader_shop site"))
+        out.append(Problem(fname, None, "variants", "a variant has lockers = false but there is no leader_shop site"))
     pol = doc.policies
     if pol.trunk_departure > pol.trunk_receiving.close:
-        out.append(_Problem(fname, None, "policies.trunk_departure",
+        out.append(Problem(fname, None, "policies.trunk_departure",
                             "trunk trucks would leave after the receiving window closes"))
     if pol.trunk_receiving.close > pol.last_mile_dispatch:
-        out.append(_Problem(fname, None, "policies.trunk_receiving",
+        out.append(Problem(fname, None, "policies.trunk_receiving",
                             "closes after last-mile dispatch; goods would leave before they arrive"))
     return out
 

@@ -13,8 +13,9 @@ For every (variant, phase, day):
 4. ``plan_night`` with a deterministic budget (``solution_limit``, one worker, seed from
    the day) and ``check_plan`` on the result — every violation is counted.
 
-Days are independent and run in worker processes (``ProcessPoolExecutor``); each task is
-plain data in (a phase network dict + a day number) and plain data out (a metrics dict).
+Days are independent tasks on a :class:`fulfil.executor.Executor` (``make_executor(workers)``);
+each task is plain data in (a phase network dict + a day number) and plain data out (a
+metrics dict).
 
 Costs per day: vehicles (the plan's route costs, trunk and last mile) + facilities (the open
 forward warehouses' ``fixed_cost_day`` and the open pickup points' ``cost_day``).  The
@@ -27,7 +28,6 @@ import logging
 import math
 import time
 from collections import Counter
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -220,8 +220,13 @@ def run_day(net: dict[str, Any], day: int) -> dict[str, Any]:
     return day_metrics(net, day, s, plan, dem, violations, time.perf_counter() - t0)
 
 
-def day_metrics(net: dict[str, Any], day: int, s: Any, plan: dict | None, dem: dict[str, Any],
+def day_metrics(net: dict[str, Any], day: int, s: Any, plan: Any, dem: dict[str, Any],
                 violations: list, wall_s: float) -> dict[str, Any]:
+    """Metrics of one day; ``plan`` is a :class:`fulfil.plan_model.Plan`, its dict, or None (no demand)."""
+    from fulfil.plan_model import trip_rows
+    from fulfil.report.tables import plan_doc
+
+    plan = None if plan is None else plan_doc(plan)
     zones = ("frozen", "chilled", "ambient")
     price = dict(zip(net["product_ids"], net["prices"], strict=True))
     sales = 0.0
@@ -234,23 +239,23 @@ def day_metrics(net: dict[str, Any], day: int, s: Any, plan: dict | None, dem: d
         k = plan["kpis"]
         vcost = float(k["cost"])
         vt = {v.id: v for v in s.vehicle_types}
-        for r in plan["routes"]:
+        tr = sum(1 for d in plan["duties"] if d["tier"] != "last_mile")
+        lm = sum(1 for d in plan["duties"] if d["tier"] == "last_mile")
+        for r in trip_rows(plan):  # utilisation: crates loaded per trip over the body's crates
             if r["tier"] != "last_mile":
-                tr += 1
                 continue
-            lm += 1
             comp = {c.zone: c.crates for c in vt[r["vehicle_type"]].compartments}
             for z in zones:
                 if z in comp:
                     crates += r["load_at_departure"].get(z, {}).get("crates", 0)
                     cap += comp[z]
             for st in r["stops"]:
-                sales += sum(q * price[p] for p, q in st["products"].items())
+                sales += sum(q * price[p] for p, q in (st.get("products") or {}).items())
         unserved_pp = {u["pickup_point"] for u in plan["unserved"]}
         for i, pid in enumerate(net["pp_ids"]):
             if pid not in unserved_pp:
                 served_fw[dem["fw_of_pickup"][i]] += dem["orders_at_pickups"][i]
-    served = int(k.get("orders_served", 0))
+    served = float(k.get("orders_served", 0))  # order-equivalents (format version 2)
     facility = net["fw_cost"] + net["pp_cost"]
     total = vcost + facility
     demand = dem["demand_orders"]
@@ -259,7 +264,7 @@ def day_metrics(net: dict[str, Any], day: int, s: Any, plan: dict | None, dem: d
         variant=net["variant"], phase=net["phase"], day=day,
         orders_demand=demand, orders_served=served, orders_unserved=demand - served,
         uncovered=dem["uncovered"], pickup_turned_away=dem["pp_turned"], warehouse_turned_away=dem["fw_turned"],
-        plan_unserved=int(k.get("orders_unserved", 0)),
+        plan_unserved=float(k.get("orders_unserved", 0)),
         cost_vehicles=round(vcost, 2), cost_facilities=round(facility, 2), cost_total=round(total, 2),
         sales=round(sales, 2),
         cost_per_order=(total / served) if served else math.nan,
@@ -280,11 +285,6 @@ def day_metrics(net: dict[str, Any], day: int, s: Any, plan: dict | None, dem: d
 # --------------------------------------------------------------------------- many days
 
 
-def _task(args: tuple[dict[str, Any], int]) -> dict[str, Any]:
-    net, day = args
-    return run_day(net, day)
-
-
 def simulate(nets: list[dict[str, Any]], days: int, workers: int = 1) -> list[dict[str, Any]]:
     """Run ``days`` days of every phase network; results sorted by (network order, day)."""
     tasks = [(i, d) for i in range(len(nets)) for d in range(days)]
@@ -300,20 +300,18 @@ def simulate(nets: list[dict[str, Any]], days: int, workers: int = 1) -> list[di
                  m["variant"], m["phase"], d + 1, done[i], days, m["orders_demand"],
                  "-" if math.isnan(cpo) else f"{cpo:.2f}", m["violations"], m["wall_s"])
 
-    if workers <= 1:
+    from fulfil.executor import make_executor
+
+    with make_executor(max(1, workers)) as ex:
+        futs = {}
         for i, d in tasks:
-            note(i, d, run_day(nets[i], d))
-    else:
-        with ProcessPoolExecutor(max_workers=workers) as pool:
-            futs = {pool.submit(_task, (nets[i], d)): (i, d) for i, d in tasks}
-            try:
-                for fut in as_completed(futs):
-                    i, d = futs[fut]
-                    note(i, d, fut.result())
-            except BaseException:
-                for f in futs:
-                    f.cancel()
-                raise
+            fut = ex.submit(run_day, nets[i], d)
+            futs[fut] = (i, d)
+            if fut.done():  # the serial backend: report as it goes
+                note(i, d, fut.result())
+        for fut in ex.as_completed([f for f in futs if (futs[f] not in out)]):
+            i, d = futs[fut]
+            note(i, d, fut.result())
     log.info("simulated %d plans in %.1f s", len(tasks), time.perf_counter() - t0)
     return [out[k] for k in sorted(out)]
 

@@ -1,15 +1,18 @@
-"""Read a scenario file (TOML, YAML or JSON, plus optional CSV tables) into a :class:`Scenario`.
+"""Read a scenario (TOML, YAML or JSON, plus optional CSV tables) into a :class:`Scenario`.
 
-Every problem is collected and raised together as one :class:`ScenarioError`, each
-line located as ``file: field.path: what is wrong``.  Rows that came from a CSV
-table are located by that CSV file and its row number (the header is row 1), and
-their fields by the CSV column name.
+The scenario comes from a file, from an already parsed document (a dict) or from
+text with a format name (see :func:`load_scenario`).  Every problem is collected
+and raised together as one :class:`ScenarioError`, each line located as
+``file: field.path: what is wrong`` (``<dict>`` or ``<text>`` stands for the file
+when there is none).  Rows that came from a CSV table are located by that CSV file
+and its row number (the header is row 1), and their fields by the CSV column name.
 
 Checking happens in two layers, and both always run: the pydantic model checks
-each record on its own, then :func:`cross_check` checks how records relate (ids,
-references, zones, fleet).  When some records are invalid, the cross-check runs
-on the valid ones and is told the ids of the invalid ones, so one bad record does
-not hide the other problems nor show up again as a dangling reference.
+each record on its own, then its cross-record validator (:func:`cross_check`)
+checks how records relate (ids, references, zones, fleet).  When some records are
+invalid, the valid ones are validated again with the ids of the invalid ones in
+the validation context, so one bad record does not hide the other problems nor
+show up again as a dangling reference.
 """
 
 from __future__ import annotations
@@ -19,13 +22,14 @@ import difflib
 import json
 import re
 import tomllib
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, NamedTuple, get_args
 
 from pydantic import BaseModel, ValidationError
 
 from fulfil.errors import ScenarioError
-from fulfil.scenario.schema import FORMAT_VERSION, Scenario, cross_check
+from fulfil.scenario.schema import ALSO_KNOWN, CROSS_RECORD, FORMAT_VERSION, Scenario
 
 #: Top-level keys naming CSV tables, and the section each one fills.
 CSV_TABLES = {"pickup_points_csv": "pickup_points", "demand_csv": "demand", "stock_csv": "stock"}
@@ -44,11 +48,20 @@ LIST_SECTIONS = (
 
 SUFFIXES = (".toml", ".yaml", ".yml", ".json")
 
+#: Format names :func:`load_scenario` takes with text, and the parser each one means.
+FORMATS = {"toml": "toml", "yaml": "yaml", "yml": "yaml", "json": "json"}
+
+#: Stand-ins for the file name in problem lines when the scenario did not come from a file.
+DICT_SOURCE = "<dict>"
+TEXT_SOURCE = "<text>"
+
 #: More CSV rows than this with the same problem are reported as one line.
 _COLLAPSE_ROWS = 3
 
 
-class _Problem(NamedTuple):
+class Problem(NamedTuple):
+    """One problem found in a scenario (or region) document, before it is rendered as a line."""
+
     file: str
     row: int | None  # CSV row number (header = 1), or None
     field: str
@@ -72,18 +85,13 @@ def _json_object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return out
 
 
-_yaml_loader_class: type | None = None
-
-
 def _yaml_loader() -> type:
     """A safe YAML loader that rejects duplicate keys and keeps ``11:30`` a string.
 
     Plain YAML 1.1 reads ``11:30`` as the base-60 integer 690 and silently keeps only
-    the last of two equal keys (losing, say, half of ``vehicle_types``).
+    the last of two equal keys (losing, say, half of ``vehicle_types``).  Built on each
+    call (microseconds) rather than kept in module state.
     """
-    global _yaml_loader_class
-    if _yaml_loader_class is not None:
-        return _yaml_loader_class
     import yaml
 
     class Loader(yaml.SafeLoader):
@@ -112,7 +120,6 @@ def _yaml_loader() -> type:
     clock = re.compile(r"^[0-9]+:[0-5]?[0-9](?::[0-5]?[0-9])*$")
     for ch in "0123456789":
         Loader.yaml_implicit_resolvers.setdefault(ch, []).insert(0, ("tag:yaml.org,2002:str", clock))
-    _yaml_loader_class = Loader
     return Loader
 
 
@@ -129,12 +136,18 @@ def read_document(path: Path) -> dict[str, Any]:
         text = path.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError as exc:
         raise ScenarioError(f"{name}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
-    if suffix == ".toml":
+    return parse_document(text, FORMATS[suffix[1:]], name)
+
+
+def parse_document(text: str, fmt: str, name: str) -> dict[str, Any]:
+    """Parse ``text`` in format ``fmt`` (``toml``, ``yaml`` or ``json``); ``name`` locates syntax errors."""
+    text = text.removeprefix("\ufeff")
+    if fmt == "toml":
         try:
             data = tomllib.loads(text)
         except tomllib.TOMLDecodeError as exc:
             raise ScenarioError(f"{name}: malformed TOML: {exc}") from None
-    elif suffix == ".json":
+    elif fmt == "json":
         try:
             data = json.loads(text, object_pairs_hook=_json_object)
         except json.JSONDecodeError as exc:
@@ -143,7 +156,7 @@ def read_document(path: Path) -> dict[str, Any]:
             ) from None
         except _DuplicateJsonKey as exc:
             raise ScenarioError(f"{name}: malformed JSON: key '{exc.key}' appears twice in one object") from None
-    else:
+    elif fmt == "yaml":
         import yaml
 
         try:
@@ -152,6 +165,8 @@ def read_document(path: Path) -> dict[str, Any]:
             mark = getattr(exc, "problem_mark", None)
             where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
             raise ScenarioError(f"{name}: malformed YAML{where}: {getattr(exc, 'problem', None) or exc}") from None
+    else:
+        raise ValueError(f"unknown scenario format {fmt!r}; use toml, yaml or json")
     if not isinstance(data, dict):
         raise ScenarioError(f"{name}: the top level must be a table/mapping of sections")
     return data
@@ -160,34 +175,34 @@ def read_document(path: Path) -> dict[str, Any]:
 # --------------------------------------------------------------------------- CSV tables
 
 
-def _read_csv(path: Path, owner: str, key: str, ref: str) -> tuple[list[dict[str, str]], list[int], list[_Problem]]:
+def _read_csv(path: Path, owner: str, key: str, ref: str) -> tuple[list[dict[str, str]], list[int], list[Problem]]:
     """Rows (as stripped strings), the line number of each row, and the problems found."""
     if not path.is_file():
-        return [], [], [_Problem(owner, None, key, f"CSV file '{ref}' not found (looked for {path.resolve()})")]
+        return [], [], [Problem(owner, None, key, f"CSV file '{ref}' not found (looked for {path.resolve()})")]
     name = path.name
     rows: list[dict[str, str]] = []
     lines: list[int] = []
-    problems: list[_Problem] = []
+    problems: list[Problem] = []
     try:
         with path.open(newline="", encoding="utf-8-sig") as fh:
             reader = csv.DictReader(fh)
             if not reader.fieldnames:
-                return [], [], [_Problem(name, None, "", "empty file, expected a header row")]
+                return [], [], [Problem(name, None, "", "empty file, expected a header row")]
             header = [h.strip() for h in reader.fieldnames]
             for h in sorted({h for h in header if header.count(h) > 1}):
-                problems.append(_Problem(name, 1, h, "column appears twice in the header; keep one"))
+                problems.append(Problem(name, 1, h, "column appears twice in the header; keep one"))
             for row in reader:
                 if None in row:
                     problems.append(
-                        _Problem(name, reader.line_num, "", f"{len(header) + len(row[None])} values but the header has {len(header)} columns")
+                        Problem(name, reader.line_num, "", f"{len(header) + len(row[None])} values but the header has {len(header)} columns")
                     )
                     del row[None]
                 rows.append({k.strip(): (v.strip() if v is not None else "") for k, v in row.items()})
                 lines.append(reader.line_num)
     except UnicodeDecodeError as exc:
-        return [], [], [_Problem(name, None, "", f"not UTF-8 text ({exc.reason} at byte {exc.start})")]
+        return [], [], [Problem(name, None, "", f"not UTF-8 text ({exc.reason} at byte {exc.start})")]
     except csv.Error as exc:
-        return [], [], [_Problem(name, None, "", f"malformed CSV: {exc}")]
+        return [], [], [Problem(name, None, "", f"malformed CSV: {exc}")]
     return rows, lines, problems
 
 
@@ -234,13 +249,14 @@ def _csv_field(section: str, rest: tuple) -> str:
         return f"cells_{rest[1]}" if len(rest) >= 2 else "cells_*"
     if section == "demand" and rest[:1] == ("items",) and len(rest) >= 2:
         return str(rest[1])
-    return _dotted(rest)
+    return dotted(rest)
 
 
 # --------------------------------------------------------------------------- messages
 
 
-def _dotted(loc: tuple) -> str:
+def dotted(loc: tuple) -> str:
+    """A pydantic ``loc`` as a field path: ``('a', 3, 'b')`` → ``'a[3].b'``."""
     parts: list[str] = []
     for item in loc:
         if item == "[key]":
@@ -252,19 +268,20 @@ def _dotted(loc: tuple) -> str:
     return "".join(parts)
 
 
-def _locate(loc: tuple, message: str, fname: str, provenance: dict[str, tuple[str, list[int]]]) -> _Problem:
+def _locate(loc: tuple, message: str, fname: str, provenance: dict[str, tuple[str, list[int]]]) -> Problem:
     if len(loc) >= 2 and loc[0] in provenance and isinstance(loc[1], int):
         csv_name, lines = provenance[loc[0]]
         row = lines[loc[1]] if loc[1] < len(lines) else loc[1] + 2
-        return _Problem(csv_name, row, _csv_field(loc[0], loc[2:]), message)
-    return _Problem(fname, None, _dotted(loc), message)
+        return Problem(csv_name, row, _csv_field(loc[0], loc[2:]), message)
+    return Problem(fname, None, dotted(loc), message)
 
 
-def _record_type(tp: Any) -> type[BaseModel] | None:
+def record_type(tp: Any) -> type[BaseModel] | None:
+    """The pydantic model inside an annotation (``list[Product] | None`` → ``Product``), or None."""
     if isinstance(tp, type) and issubclass(tp, BaseModel):
         return tp
     for arg in get_args(tp):
-        found = _record_type(arg)
+        found = record_type(arg)
         if found is not None:
             return found
     return None
@@ -279,7 +296,7 @@ def _fields_at(loc: tuple) -> list[str]:
         field = model.model_fields.get(item) if model is not None else None
         if field is None:
             return []
-        model = _record_type(field.annotation)
+        model = record_type(field.annotation)
     if model is None:
         return []
     names = list(model.model_fields)
@@ -347,12 +364,12 @@ def describe_error(err: dict, field_names: list[str], readme: str, record: Any =
     return msg
 
 
-def _message(err: dict, fname: str, data: dict) -> str:
+def _message(err: dict, fmt: str | None, data: dict) -> str:
     loc = tuple(err.get("loc", ()))
     if err.get("type") == "extra_forbidden":
         name = str(loc[-1]) if loc else ""
         top = set(Scenario.model_fields) | set(CSV_TABLES)
-        if len(loc) > 1 and name in top and fname.lower().endswith(".toml"):
+        if len(loc) > 1 and name in top and fmt == "toml":
             return (
                 f"unknown field; '{name}' is a top-level key: in TOML it must come before the first"
                 " [section] header, or it belongs to that section"
@@ -365,12 +382,13 @@ def _message(err: dict, fname: str, data: dict) -> str:
 
 def _salvage(
     data: dict[str, Any], errors: list[dict], unusable: set[str]
-) -> tuple[Scenario, dict[str, set[str]], dict[str, list[int]], set[str]] | None:
-    """The valid part of ``data`` as a Scenario, for cross-checking despite invalid records.
+) -> tuple[list[dict], dict[str, list[int]], set[str]] | None:
+    """Cross-record errors of the valid part of ``data``, found despite invalid records.
 
-    Returns ``(scenario, ids of left-out records by section, kept original indices by
-    section, path prefixes whose cross-check findings to ignore)``, or None when
-    a whole section is unusable (its problems come first).
+    The valid records are validated again as a Scenario, told (in the validation context)
+    the ids of the records left out.  Returns ``(cross-record errors located in the reduced
+    document, kept original indices by section, path prefixes whose cross-record errors to
+    ignore)``, or None when a whole section is unusable (its problems come first).
     """
     cleaned = dict(data)
     bad_items: dict[str, set[int]] = {}
@@ -411,10 +429,13 @@ def _salvage(
         }
         known[section] = ids or {"<invalid>"}
     try:
-        scenario = Scenario.model_validate(cleaned)
-    except ValidationError:
-        return None
-    return scenario, known, kept, ignore
+        Scenario.model_validate(cleaned, context={ALSO_KNOWN: known})
+    except ValidationError as exc:
+        cross = exc.errors(include_url=False)
+        if any(err["type"] != CROSS_RECORD for err in cross):
+            return None
+        return cross, kept, ignore
+    return [], kept, ignore
 
 
 _REF = re.compile(r"\b(" + "|".join(LIST_SECTIONS) + r")\[(\d+)\]")
@@ -439,22 +460,7 @@ def _remap_message(msg: str, kept: dict[str, list[int]], provenance: dict[str, t
     return _REF.sub(sub, msg)
 
 
-def _parse_path(text: str) -> tuple:
-    """``'a[3].b'`` → ``('a', 3, 'b')`` so cross-check paths format like pydantic's."""
-    out: list[Any] = []
-    for part in text.split("."):
-        while "[" in part:
-            head, _, rest = part.partition("[")
-            if head:
-                out.append(head)
-            idx, _, part = rest.partition("]")
-            out.append(int(idx))
-        if part:
-            out.append(part)
-    return tuple(out)
-
-
-def _render(problems: list[_Problem]) -> list[str]:
+def render_problems(problems: list[Problem]) -> list[str]:
     """``file: [row N: ]field: message`` lines; one CSV problem repeated on many rows is one line."""
     groups: dict[tuple[str, str, str], list[int]] = {}
     for p in problems:
@@ -480,30 +486,77 @@ def _render(problems: list[_Problem]) -> list[str]:
 # --------------------------------------------------------------------------- entry point
 
 
-def read_table_ref(data: dict, key: str, path: Path, problems: list[_Problem]):
+def read_table_ref(data: dict, key: str, path: Path, problems: list[Problem]):
     """Pop ``data[key]`` (a CSV path relative to the file ``path``) and read that table.
 
     Returns ``(rows, line numbers, CSV file name)``, or ``None`` when the reference or the
     table is unusable; what is wrong is appended to ``problems``.
     """
+    return _table_ref(data, key, path.name, path.parent, "this file", problems)
+
+
+def _table_ref(data: dict, key: str, owner: str, base: Path, base_name: str, problems: list[Problem]):
+    """:func:`read_table_ref` with the CSV path relative to the folder ``base`` (called ``base_name``)."""
     ref = data.pop(key)
     if not isinstance(ref, str) or not ref.strip():
-        problems.append(_Problem(path.name, None, key, "expected a CSV file path (a string, relative to this file)"))
+        problems.append(Problem(owner, None, key, f"expected a CSV file path (a string, relative to {base_name})"))
         return None
-    csv_path = path.parent / ref
-    rows, lines, csv_problems = _read_csv(csv_path, path.name, key, ref)
+    csv_path = base / ref
+    rows, lines, csv_problems = _read_csv(csv_path, owner, key, ref)
     problems += csv_problems
     if not lines and csv_problems:
         return None
     return rows, lines, csv_path.name
 
 
-def load_scenario(path: str | Path) -> Scenario:
-    """Load and validate a scenario file; raise :class:`ScenarioError` listing every problem."""
-    path = Path(path)
-    data = read_document(path)
-    fname = path.name
-    problems: list[_Problem] = []
+def load_scenario(
+    source: str | Path | Mapping[str, Any],
+    *,
+    format: str | None = None,  # noqa: A002 - the name callers expect
+    base_dir: str | Path | None = None,
+) -> Scenario:
+    """Load and validate a scenario; raise :class:`ScenarioError` listing every problem.
+
+    ``source`` is one of
+
+    * a path to a ``.toml``, ``.yaml``/``.yml`` or ``.json`` file (CSV tables and
+      ``matrix.path`` are relative to the file's folder);
+    * a parsed document (a mapping, as the file would parse to; it is not modified);
+    * text, with ``format="toml"``, ``"yaml"`` or ``"json"``.
+
+    For a mapping or text, CSV tables and ``matrix.path`` are relative to ``base_dir``
+    (default: the current directory), and problem lines name ``<dict>`` or ``<text>``
+    where they would name the file.
+    """
+    if isinstance(source, Mapping):
+        if format is not None:
+            raise TypeError("load_scenario: format= is for text; a mapping is already parsed")
+        fname, fmt, data = DICT_SOURCE, None, dict(source)
+        base, base_name = Path(base_dir) if base_dir is not None else Path.cwd(), "base_dir"
+    elif isinstance(source, str) and format is not None:
+        fmt = FORMATS.get(str(format).lower().lstrip("."))
+        if fmt is None:
+            raise ScenarioError(f"{TEXT_SOURCE}: unknown format '{format}'; use toml, yaml or json")
+        fname = TEXT_SOURCE
+        data = parse_document(source, fmt, fname)
+        base, base_name = Path(base_dir) if base_dir is not None else Path.cwd(), "base_dir"
+    elif isinstance(source, (str, Path)):
+        if format is not None:
+            raise TypeError("load_scenario: format= is for text; a file's format comes from its extension")
+        path = Path(source)
+        data = read_document(path)
+        fname, fmt = path.name, FORMATS[path.suffix.lower()[1:]]
+        base, base_name = (path.parent, "this file") if base_dir is None else (Path(base_dir), "base_dir")
+    else:
+        raise TypeError(
+            f"load_scenario takes a path, a mapping or text with format=, not {type(source).__name__}"
+        )
+    return _validate(data, fname, fmt, base, base_name)
+
+
+def _validate(data: dict[str, Any], fname: str, fmt: str | None, base: Path, base_name: str) -> Scenario:
+    """The document ``data`` (modified) as a Scenario; problem lines name ``fname``."""
+    problems: list[Problem] = []
     provenance: dict[str, tuple[str, list[int]]] = {}
     unusable: set[str] = set()  # sections whose CSV table could not be read
     for key, section in CSV_TABLES.items():
@@ -512,9 +565,9 @@ def load_scenario(path: str | Path) -> Scenario:
         ref = data[key]
         if section in data and isinstance(ref, str) and ref.strip():
             del data[key]
-            problems.append(_Problem(fname, None, key, f"give either '{section}' or '{key}', not both"))
+            problems.append(Problem(fname, None, key, f"give either '{section}' or '{key}', not both"))
             continue
-        table = read_table_ref(data, key, path, problems)
+        table = _table_ref(data, key, fname, base, base_name, problems)
         if table is None:
             unusable.add(section)
             continue
@@ -527,7 +580,7 @@ def load_scenario(path: str | Path) -> Scenario:
             data[section] = rows
         provenance[section] = (csv_name, lines)
     if isinstance(data.get("matrix"), dict) and isinstance(data["matrix"].get("path"), str):
-        data["matrix"] = dict(data["matrix"], path=str((path.parent / data["matrix"]["path"]).resolve()))
+        data["matrix"] = dict(data["matrix"], path=str((base / data["matrix"]["path"]).resolve()))
 
     scenario: Scenario | None = None
     errors: list[dict] = []
@@ -535,25 +588,31 @@ def load_scenario(path: str | Path) -> Scenario:
         scenario = Scenario.model_validate(data)
     except ValidationError as exc:
         errors = exc.errors(include_url=False)
-    for err in errors:
+    # Cross-record errors come only when every record is valid (pydantic runs the model's
+    # "after" validator last); otherwise they are looked for among the valid records.
+    record_errors = [err for err in errors if err["type"] != CROSS_RECORD]
+    cross_errors = [err for err in errors if err["type"] == CROSS_RECORD]
+    for err in record_errors:
         loc = tuple(err["loc"])
         if loc and loc[0] in unusable:
             continue  # already reported: its CSV table could not be read
-        problems.append(_locate(loc, _message(err, fname, data), fname, provenance))
+        problems.append(_locate(loc, _message(err, fmt, data), fname, provenance))
 
-    if scenario is not None:
-        salvaged = (scenario, {}, {}, set())
-    else:
-        salvaged = _salvage(data, errors, unusable)
-    if salvaged is not None:
-        partial, known, kept, ignore = salvaged
-        for p, m in cross_check(partial, also_known=known):
-            loc = _parse_path(p)
-            if loc and loc[0] in ignore:
-                continue
-            problems.append(_locate(_remap_loc(loc, kept), _remap_message(m, kept, provenance), fname, provenance))
+    kept: dict[str, list[int]] = {}
+    ignore: set[str] = set()
+    if record_errors:
+        salvaged = _salvage(data, record_errors, unusable)
+        if salvaged is not None:
+            cross_errors, kept, ignore = salvaged
+    for err in cross_errors:
+        loc = tuple(err["loc"])
+        if loc and loc[0] in ignore:
+            continue
+        message = _remap_message(err["msg"], kept, provenance)
+        problems.append(_locate(_remap_loc(loc, kept), message, fname, provenance))
 
     if problems:
-        raise ScenarioError(_render(problems))
+        raise ScenarioError(render_problems(problems))
     assert scenario is not None
     return scenario
+

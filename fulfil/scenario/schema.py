@@ -7,7 +7,11 @@ capacities in crates.
 
 Field rules live on the records; rules that relate records (ids, references,
 zones, fleet) live in :func:`cross_check`, which returns every problem it finds
-as ``(field path, message)`` pairs instead of stopping at the first.
+as ``(field path, message)`` pairs instead of stopping at the first.  Building a
+:class:`Scenario` in any way (``Scenario(**doc)``, ``Scenario.model_validate(doc)``,
+the file loader) runs :func:`cross_check` once every record is valid and raises a
+pydantic ``ValidationError`` holding one error of type :data:`CROSS_RECORD` per
+problem, located at its field (``loc == ("pickup_points", 3, "forward_warehouse")``).
 """
 
 from __future__ import annotations
@@ -15,9 +19,19 @@ from __future__ import annotations
 import datetime as _dt
 import difflib
 from collections.abc import Iterable, Mapping
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
 
 from fulfil.units import format_clock, parse_clock
 
@@ -29,6 +43,11 @@ Zone = Literal["frozen", "chilled", "ambient"]
 #: chilled 0–4 °C, ambient 15–25 °C).
 ZONE_RANGE_C = {"frozen": (-60.0, -18.0), "chilled": (0.0, 4.0), "ambient": (15.0, 25.0)}
 
+#: pydantic error type of a problem found by :func:`cross_check`.
+CROSS_RECORD = "cross_record"
+#: Validation-context key: ids of records left out of the document because they are invalid
+#: themselves, by section (see ``also_known`` of :func:`cross_check`).
+ALSO_KNOWN = "also_known"
 
 
 def _clock(value: object) -> float:
@@ -254,6 +273,10 @@ class Policies(Record):
     locker_per_cell_min: NonNeg = 0.3
     trunk_unload_fixed_min: NonNeg = 20.0
     trunk_unload_per_crate_min: NonNeg = 0.05
+    #: Reloading a vehicle at its depot between two trips of one night: fixed minutes plus
+    #: minutes per crate loaded for the next trip (DOMAIN.md §5: dock turnaround 15–25 min).
+    reload_fixed_min: NonNeg = 15.0
+    reload_per_crate_min: NonNeg = 0.05
     #: Customers collect until this time; goods whose remaining shelf life ends earlier spoil.
     customer_pickup_end: Clock = 1260.0
     #: Check every route with the thermal model and repair routes it rejects.
@@ -326,6 +349,56 @@ class Scenario(Record):
         if value != FORMAT_VERSION:
             raise ValueError(f"format_version {value} is not supported; this fulfil reads format_version = {FORMAT_VERSION}")
         return value
+
+    # Runs only once every record is valid (pydantic skips "after" validators otherwise); the
+    # file loader then validates the valid records again, their left-out ids in the context
+    # under ALSO_KNOWN, so that invalid records do not hide the cross-record problems.
+    @model_validator(mode="after")
+    def _cross_records(self, info: ValidationInfo) -> Scenario:
+        context = info.context if isinstance(info.context, Mapping) else {}
+        problems = cross_check(self, also_known=context.get(ALSO_KNOWN))
+        if problems:
+            raise cross_check_error(self, problems)
+        return self
+
+
+def parse_path(text: str) -> tuple:
+    """``'a[3].b'`` → ``('a', 3, 'b')``, the form of a pydantic error's ``loc``."""
+    out: list[Any] = []
+    for part in text.split("."):
+        while "[" in part:
+            head, _, rest = part.partition("[")
+            if head:
+                out.append(head)
+            idx, _, part = rest.partition("]")
+            out.append(int(idx))
+        if part:
+            out.append(part)
+    return tuple(out)
+
+
+def _value_at(obj: Any, loc: tuple) -> Any:
+    for item in loc:
+        try:
+            obj = obj[item] if isinstance(item, int) or isinstance(obj, Mapping) else getattr(obj, item)
+        except (AttributeError, IndexError, KeyError, TypeError):
+            return None
+    return obj
+
+
+def cross_check_error(s: Scenario, problems: list[tuple[str, str]]) -> ValidationError:
+    """``problems`` of :func:`cross_check` as one ``ValidationError``, each error at its field's ``loc``."""
+    return ValidationError.from_exception_data(
+        "Scenario",
+        [
+            {
+                "type": PydanticCustomError(CROSS_RECORD, "{message}", {"message": message}),
+                "loc": parse_path(path),
+                "input": _value_at(s, parse_path(path)),
+            }
+            for path, message in problems
+        ],
+    )
 
 
 def _dupes(items: list, key: str, section: str) -> list[tuple[str, str]]:

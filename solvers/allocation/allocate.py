@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .kernels import _allocate_stock, _assign_regret, _crates_per_zone, _trunk_load
+from .kernels import allocate_stock_kernel, assign_regret_kernel, crates_per_zone_kernel, trunk_load_kernel
 
 __all__ = ["ASSIGN_STATUS", "assign_pickups", "allocate_stock", "trunk_load", "crates_per_zone"]
 
@@ -99,7 +99,7 @@ def assign_pickups(
     its second-best minus its best feasible warehouse, given the capacity left;
     infinite when only one warehouse still fits — and gives it its cheapest
     feasible warehouse.  Ties go to the lower pickup (and warehouse) index.
-    Regrets are kept exact as capacity runs out (see ``kernels._assign_regret``).
+    Regrets are kept exact as capacity runs out (see ``kernels.assign_regret_kernel``).
 
     Parameters
     ----------
@@ -159,7 +159,7 @@ def assign_pickups(
             i = int(np.argmax(pin))
             raise ValueError(f"pinned[{i}] = {pin[i]} is not a warehouse index in [0, {F})")
         pin = np.where(pin < 0, -1, pin)
-    return _assign_regret(c, r, d, cap, pin)
+    return assign_regret_kernel(c, r, d, cap, pin)
 
 
 def allocate_stock(demand: object, pool: object, stock: object) -> np.ndarray:
@@ -210,7 +210,7 @@ def allocate_stock(demand: object, pool: object, stock: object) -> np.ndarray:
     counts = np.bincount(g_of[members], minlength=G)
     starts = np.zeros(G + 1, dtype=np.int64)
     np.cumsum(counts, out=starts[1:])
-    return _allocate_stock(d, order, starts, units, np.ascontiguousarray(unlimited))
+    return allocate_stock_kernel(d, order, starts, units, np.ascontiguousarray(unlimited))
 
 
 def trunk_load(
@@ -248,7 +248,7 @@ def trunk_load(
     if sv.shape != (P,):
         raise ValueError(_shape_msg("served", sv, f"({P},)"))
     _index_range("assign", a, int(n_warehouses))
-    return _trunk_load(a, c, w, sv, int(n_warehouses))
+    return trunk_load_kernel(a, c, w, sv, int(n_warehouses))
 
 
 def crates_per_zone(
@@ -299,4 +299,4 @@ def crates_per_zone(
     if bad.any():
         k = int(np.flatnonzero(bad)[0])
         raise ValueError(f"zone_of_product[{k}] = {zp[k]} is not in [0, {n_zones})")
-    return _crates_per_zone(u, upc, zp, kpu, int(n_zones))
+    return crates_per_zone_kernel(u, upc, zp, kpu, int(n_zones))

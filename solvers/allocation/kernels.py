@@ -109,7 +109,7 @@ def _regret(p, b1, b2, cost):
 
 
 @njit(cache=True)
-def _assign_regret(cost, reachable, demand, capacity, pinned):
+def assign_regret_kernel(cost, reachable, demand, capacity, pinned):
     """Regret greedy with exact, incrementally maintained regrets.
 
     Every unassigned pickup keeps its two cheapest feasible warehouses
@@ -237,7 +237,7 @@ def _assign_regret(cost, reachable, demand, capacity, pinned):
 # stock allocation
 # --------------------------------------------------------------------------- #
 @njit(cache=True)
-def _allocate_stock(demand, order, starts, stock_units, unlimited):
+def allocate_stock_kernel(demand, order, starts, stock_units, unlimited):
     """Largest-remainder rationing per (pool, product).
 
     ``order`` lists pickups grouped by pool (increasing pickup index inside a
@@ -289,7 +289,7 @@ def _allocate_stock(demand, order, starts, stock_units, unlimited):
 # loads and crates
 # --------------------------------------------------------------------------- #
 @njit(cache=True)
-def _trunk_load(assign, crates, kg, served, n_warehouses):
+def trunk_load_kernel(assign, crates, kg, served, n_warehouses):
     Z = crates.shape[1]
     load_c = np.zeros((n_warehouses, Z), dtype=np.int64)
     load_kg = np.zeros((n_warehouses, Z), dtype=np.float64)
@@ -304,7 +304,7 @@ def _trunk_load(assign, crates, kg, served, n_warehouses):
 
 
 @njit(cache=True)
-def _crates_per_zone(units, units_per_crate, zone_of_product, kg_per_unit, n_zones):
+def crates_per_zone_kernel(units, units_per_crate, zone_of_product, kg_per_unit, n_zones):
     P, K = units.shape
     crates = np.zeros((P, n_zones), dtype=np.int64)
     kg = np.zeros((P, n_zones), dtype=np.float64)

@@ -14,19 +14,20 @@ feasible plan with one vehicle less, both do much better, hence:
    problem as given (OR-Tools + PyVRP); its plan uses ``m`` vehicles.
 2. **Distance** (the rest), PyVRP on the problem restricted to the vehicles
    in use with the fixed cost set to zero (pure distance; the fleet cap is
-   a hard constraint), on two cores when a child process can be started:
+   a hard constraint), as independent *lanes* (:func:`run_lane`, a top-level
+   function of plain data):
 
-   * a child process tries ``m - 1``, ``m - 2``, ... vehicles (cold start,
+   * the reducing lane tries ``m - 1``, ``m - 2``, ... vehicles (cold start,
      stopped at the first feasible plan, at most ``reduce_share`` of the
-     phase-2 time; only for a fleet of identical vehicles) and sends every
-     smaller fleet it finds to this process, then optimises the distance
-     of its smallest fleet with another seed until the deadline;
-   * this process optimises the distance on the current fleet, warm-started
-     from the phase-1 plan, and switches (warm-started from the child's
-     plan) as soon as the child reports a smaller fleet.
+     phase-2 time; only for a fleet of identical vehicles), then optimises
+     the distance of its smallest fleet until the deadline;
+   * given a ``submit`` callable and a wall budget, a second lane optimises
+     the distance on the phase-1 fleet, warm-started from the phase-1 plan,
+     at the same time (another seed).
 
-   Without a second core, inside a daemonic process or with a
-   deterministic budget, only the child's work runs, in this process.
+   Without ``submit``, or with a deterministic budget, only the reducing lane
+   runs (submitted when ``submit`` is given, else in this process). This
+   module never starts a process itself.
 
 Every plan is re-checked with :func:`solvers.routing.check.check_routes` on
 the original problem and the one with the lowest original objective is kept
@@ -42,21 +43,21 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
+from typing import Any
 
 import numpy as np
 
 from .check import check_routes
 from .problem import RoutingProblem, RoutingSolution
-from .solve import RoutingParams, close_child, solve_routing
+from .solve import RoutingParams, solve_routing
 
-__all__ = ["dominant_fixed_cost", "solve_fleet_first"]
+__all__ = ["LaneResult", "dominant_fixed_cost", "run_lane", "solve_fleet_first"]
 
 #: Per-vehicle arrays that :func:`_restrict` subsets.
 _VEHICLE_FIELDS = ("capacity", "allowed", "deadline_s", "start_s", "end_max_s", "fixed_cost", "cost_per_m",
                    "cost_per_s")
-#: Extra seconds granted to the phase-2 child beyond the deadline before it is killed.
-_CHILD_GRACE_S = 5.0
 
 
 def dominant_fixed_cost(problem: RoutingProblem) -> bool:
@@ -107,7 +108,7 @@ def _lower_bound(problem: RoutingProblem) -> int:
 
 
 @dataclass
-class _LaneResult:
+class LaneResult:
     """Plain, picklable outcome of one phase-2 lane."""
 
     routes: list[list[int]] | None  # per original vehicle; None: nothing better than the start
@@ -117,21 +118,8 @@ class _LaneResult:
     error: str = ""
 
 
-class _Interrupt:
-    """PyVRP stopping criterion: true once ``conn`` has a message waiting."""
-
-    def __init__(self, conn):
-        self.conn = conn
-        self.fired = False
-
-    def __call__(self, best_cost) -> bool:
-        if not self.fired and self.conn.poll(0):
-            self.fired = True
-        return self.fired
-
-
 def _pyvrp(problem: RoutingProblem, vehicles: list[int], init: list[list[int]] | None, seed: int,
-           deadline: float | None, iterations: int | None, first_feasible: bool = False, interrupt=None):
+           deadline: float | None, iterations: int | None, first_feasible: bool = False):
     """PyVRP on ``problem`` restricted to ``vehicles`` (zero fixed cost).
 
     ``init``: start routes aligned with ``vehicles`` (original job numbers),
@@ -150,8 +138,6 @@ def _pyvrp(problem: RoutingProblem, vehicles: list[int], init: list[list[int]] |
     crit = []
     if first_feasible:
         crit.append(FirstFeasible())
-    if interrupt is not None:
-        crit.append(interrupt)
     if iterations is not None:
         crit.append(MaxIterations(max(1, int(iterations))))
     if deadline is not None:
@@ -178,12 +164,11 @@ def _pyvrp(problem: RoutingProblem, vehicles: list[int], init: list[list[int]] |
 
 def _lane(problem: RoutingProblem, vehicles: list[int], init: list[list[int]], seed: int, *,
           reduce_deadline: float | None, deadline: float | None, iterations: int | None,
-          reduce: bool, report=None) -> _LaneResult:
+          reduce: bool) -> LaneResult:
     """One phase-2 lane: optionally shrink the fleet, then minimise distance warm-started.
 
     ``init`` holds the start routes per original vehicle; ``vehicles`` the
-    used ones (the fleet cap). ``report(routes, fleet)`` is called with every
-    smaller fleet found.
+    used ones (the fleet cap).
     """
     log: list[str] = []
     total_iters = 0
@@ -210,109 +195,39 @@ def _lane(problem: RoutingProblem, vehicles: list[int], init: list[list[int]], s
                 for k, v in enumerate(used):
                     packed[try_fleet[k]] = routes[v]
                 best, fleet, found_smaller = packed, try_fleet[:len(used)], True
-                if report is not None:
-                    report(best, fleet)
         start = [best[v] for v in fleet]
         routes, it = _pyvrp(problem, fleet, start, seed, deadline, iterations)
         total_iters += it
         if routes is None:
             log.append(f"distance on {len(fleet)} vehicles: no feasible plan")
-            return _LaneResult(best if found_smaller else None, len(fleet), log, total_iters)
+            return LaneResult(best if found_smaller else None, len(fleet), log, total_iters)
         log.append(f"distance on {len(fleet)} vehicles: done")
-        return _LaneResult(routes, len(fleet), log, total_iters)
+        return LaneResult(routes, len(fleet), log, total_iters)
     except Exception as exc:  # noqa: BLE001 - a failed lane just contributes nothing
-        return _LaneResult(None, len(vehicles), log, total_iters, error=f"{type(exc).__name__}: {exc}")
+        return LaneResult(None, len(vehicles), log, total_iters, error=f"{type(exc).__name__}: {exc}")
 
 
-def _lane_child(conn, *args, **kwargs) -> None:
-    """Child process: a reducing lane that reports every smaller fleet, then its final result."""
-    try:
-        res = _lane(*args, report=lambda routes, fleet: conn.send(("fleet", routes, fleet)), **kwargs)
-    except BaseException as exc:  # noqa: BLE001
-        res = _LaneResult(None, 0, [], 0, error=f"{type(exc).__name__}: {exc}")
-    try:
-        conn.send(("done", res))
-    finally:
-        conn.close()
+def run_lane(problem: RoutingProblem, vehicles: list[int], init: list[list[int]], seed: int, *,
+             reduce_s: float | None, total_s: float | None, iterations: int | None,
+             reduce: bool) -> LaneResult:
+    """One phase-2 lane (see the module docstring); a top-level function of plain data.
 
-
-def _start_lane_child(args, kwargs):
-    import multiprocessing as mp
-    import sys
-    import threading
-
-    from .solve import _can_fork_child
-
-    if not _can_fork_child():
-        return None
-    method = "fork" if sys.platform == "linux" and threading.active_count() == 1 else "spawn"
-    try:
-        ctx = mp.get_context(method)
-        recv, send = ctx.Pipe(duplex=False)
-        proc = ctx.Process(target=_lane_child, args=(send, *args), kwargs=kwargs, daemon=True)
-        proc.start()
-        send.close()
-        return proc, recv
-    except Exception:  # noqa: BLE001 - fall back to one lane in this process
-        return None
-
-
-def _parallel_phase2(problem: RoutingProblem, used: list[int], init: list[list[int]], seed: int,
-                     reduce_deadline: float, deadline: float, child) -> tuple[list, dict]:
-    """Distance here, fleet reduction in ``child``; switch to every smaller fleet the child reports.
-
-    Returns ``(candidate plans per original vehicle, info)``.
+    ``reduce_s`` / ``total_s``: wall seconds, from the start of the call, for the fleet
+    reduction and for the whole lane (``None``: no wall limit, ``iterations`` bounds
+    every PyVRP run).
     """
-    proc, recv = child
-    candidates: list[list[list[int]]] = []
-    info: dict = {"distance_log": [], "distance_iterations": 0}
-    fleet, start = list(used), [init[v] for v in used]
-    child_final: _LaneResult | None = None
-    try:
-        while deadline - time.time() > 0.1:
-            watch = _Interrupt(recv) if child_final is None else None
-            routes, it = _pyvrp(problem, fleet, start, seed, deadline, None, interrupt=watch)
-            info["distance_iterations"] += it
-            if routes is not None:
-                candidates.append(routes)
-                start = [routes[v] for v in fleet]
-            info["distance_log"].append(f"distance on {len(fleet)} vehicles: {it} iterations")
-            if watch is None or not watch.fired:
-                break
-            try:
-                msg = recv.recv()
-            except (EOFError, OSError) as exc:  # the child died: keep optimising here
-                child_final = _LaneResult(None, 0, [], 0, error=f"phase-2 child died: {exc!r}")
-                continue
-            if msg[0] == "fleet":
-                _, croutes, cfleet = msg
-                candidates.append(croutes)
-                if len(cfleet) < len(fleet):
-                    fleet, start = list(cfleet), [croutes[v] for v in cfleet]
-            else:
-                child_final = msg[1]
-        while child_final is None:
-            if not recv.poll(max(0.0, deadline - time.time()) + _CHILD_GRACE_S):
-                child_final = _LaneResult(None, 0, [], 0, error="phase-2 child did not answer in time")
-                break
-            msg = recv.recv()
-            if msg[0] == "fleet":
-                candidates.append(msg[1])
-            else:
-                child_final = msg[1]
-    except (EOFError, OSError) as exc:
-        child_final = _LaneResult(None, 0, [], 0, error=f"phase-2 child died: {exc!r}")
-    finally:
-        close_child(recv, proc)
-    info["reduce_log"] = child_final.log + ([f"error: {child_final.error}"] if child_final.error else [])
-    info["reduce_iterations"] = child_final.iterations
-    if child_final.routes is not None:
-        candidates.append(child_final.routes)
-    return candidates, info
+    now = time.time()
+    return _lane(problem, vehicles, init, seed, reduce_deadline=None if reduce_s is None else now + reduce_s,
+                 deadline=None if total_s is None else now + total_s, iterations=iterations, reduce=reduce)
+
+
+def _lane_log(lane: LaneResult) -> list[str]:
+    return lane.log + ([f"error: {lane.error}"] if lane.error else [])
 
 
 def solve_fleet_first(problem: RoutingProblem, params: RoutingParams | None = None,
-                      phase1_share: float = 0.2, reduce_share: float = 0.5) -> RoutingSolution:
+                      phase1_share: float = 0.2, reduce_share: float = 0.5,
+                      submit: Callable[..., Any] | None = None) -> RoutingSolution:
     """Solve ``problem``: fleet first, then distance (see the module docstring).
 
     Parameters
@@ -328,8 +243,12 @@ def solve_fleet_first(problem: RoutingProblem, params: RoutingParams | None = No
     phase1_share : float, default 0.2
         Share of the wall budget given to phase 1.
     reduce_share : float, default 0.5
-        Largest share of the phase-2 time the child lane may spend on fleet
+        Largest share of the phase-2 time the reducing lane may spend on fleet
         reduction before it turns to distance.
+    submit : callable, optional
+        ``submit(fn, *args, **kwargs) -> future`` (e.g. ``fulfil.executor.Executor.submit``):
+        phase 1's engine runs and the phase-2 lanes are submitted with it and run at the
+        same time; without it everything runs here, one after the other.
 
     Returns
     -------
@@ -345,12 +264,12 @@ def solve_fleet_first(problem: RoutingProblem, params: RoutingParams | None = No
         params = RoutingParams()
     problem.validate()
     if params.engine == "ortools" or not dominant_fixed_cost(problem) or not expressible(problem)[0]:
-        return solve_routing(problem, params)
+        return solve_routing(problem, params, submit)
 
     T = params.time_limit_s
     p1 = replace(params, time_limit_s=None if T is None else T * phase1_share)
     start_wall = time.time()
-    first = solve_routing(problem, p1)
+    first = solve_routing(problem, p1, submit)
     info: dict = {"phase1_engine": first.engine, "phase1_vehicles": int(sum(1 for r in first.routes if len(r)))}
     if first.status != "ok" or len(first.dropped):
         first.stats = {**(first.stats or {}), "fleet_first": info}
@@ -363,18 +282,26 @@ def solve_fleet_first(problem: RoutingProblem, params: RoutingParams | None = No
 
     init = [[int(j) for j in r] for r in first.routes]
     used = [v for v, r in enumerate(init) if r]
-    reduce_deadline = None if deadline is None else time.time() + reduce_share * (deadline - time.time())
-    child_kw = {"reduce_deadline": reduce_deadline, "deadline": deadline, "iterations": iterations, "reduce": True}
-    child = None if deadline is None else _start_lane_child((problem, used, init, params.seed + 1), child_kw)
-    if child is not None:
-        candidates, lane_info = _parallel_phase2(problem, used, init, params.seed, reduce_deadline, deadline, child)
-        info.update(lane_info)
+    total_s = None if deadline is None else deadline - time.time()
+    reduce_s = None if total_s is None else reduce_share * total_s
+    lane_kw = {"reduce_s": reduce_s, "total_s": total_s, "iterations": iterations}
+    candidates: list = []
+    if submit is not None and total_s is not None:
+        # two lanes at the same time: reduce the fleet (seed + 1), and distance on the phase-1 fleet
+        f_red = submit(run_lane, problem, used, init, params.seed + 1, reduce=True, **lane_kw)
+        f_dist = submit(run_lane, problem, used, init, params.seed, reduce=False, **lane_kw)
+        red, dist = f_red.result(), f_dist.result()
+        info["distance_log"] = _lane_log(dist)
+        info["distance_iterations"] = dist.iterations
+        candidates += [] if dist.routes is None else [dist.routes]
+    elif submit is not None:
+        red = submit(run_lane, problem, used, init, params.seed, reduce=True, **lane_kw).result()
     else:
-        # One core, a daemonic worker, or a deterministic budget: the reducing lane alone, here.
-        lane = _lane(problem, used, init, params.seed, **child_kw)
-        info["reduce_log"] = lane.log + ([f"error: {lane.error}"] if lane.error else [])
-        info["reduce_iterations"] = lane.iterations
-        candidates = [] if lane.routes is None else [lane.routes]
+        # no executor, or a deterministic budget: the reducing lane alone, here
+        red = run_lane(problem, used, init, params.seed, reduce=True, **lane_kw)
+    info["reduce_log"] = _lane_log(red)
+    info["reduce_iterations"] = red.iterations
+    candidates += [] if red.routes is None else [red.routes]
 
     best, kept = first, "phase1"
     chk0 = check_routes(problem, first.routes)

@@ -1,9 +1,8 @@
 """Plain-numpy description of one single-depot routing subproblem.
 
 This module deliberately depends on :mod:`numpy` only, so that problems and
-solutions can be pickled and shipped to worker processes
-(``concurrent.futures.ProcessPoolExecutor``) without pulling in the rest of
-the application.
+solutions can be pickled and shipped to worker processes (whatever executor
+the caller runs tasks on) without pulling in the rest of the application.
 
 Conventions
 -----------

@@ -50,7 +50,7 @@ import numpy as np
 from .problem import RoutingProblem
 
 __all__ = ["MAX_ALLOWED_PATTERNS", "MAX_PROFILES", "NO_IMPROVEMENT_GUARD", "PyvrpResult", "available",
-           "child_main", "expressible", "solve_pyvrp", "translate", "vehicle_routes"]
+           "expressible", "solve_pyvrp", "translate", "vehicle_routes"]
 
 #: Largest number of extra 0/1 load dimensions used for allowed-vehicle sets.
 MAX_ALLOWED_PATTERNS = 6
@@ -269,16 +269,3 @@ def solve_pyvrp(problem: RoutingProblem, jobs: np.ndarray | None, *, seed: int =
         return PyvrpResult(routes, int(res.cost()), iters, time.perf_counter() - t0)
     except Exception as exc:  # noqa: BLE001 - any failure just means "no PyVRP result"
         return PyvrpResult(None, -1, 0, time.perf_counter() - t0, error=f"{type(exc).__name__}: {exc}")
-
-
-def child_main(conn, problem: RoutingProblem, jobs, seed: int, max_iterations: int | None,
-               deadline: float | None) -> None:
-    """Entry point of the PyVRP child process: solve and send a :class:`PyvrpResult`."""
-    try:
-        res = solve_pyvrp(problem, jobs, seed=seed, max_iterations=max_iterations, deadline=deadline)
-    except BaseException as exc:  # noqa: BLE001
-        res = PyvrpResult(None, -1, 0, 0.0, error=f"{type(exc).__name__}: {exc}")
-    try:
-        conn.send(res)
-    finally:
-        conn.close()

@@ -4,17 +4,29 @@ Engines
 -------
 ``RoutingParams.engine`` selects OR-Tools, PyVRP
 (:mod:`solvers.routing.pyvrp_engine`, only when it can express the problem
-in full) or ``"auto"`` (default): both, PyVRP in a child process while
-OR-Tools runs here, the better plan kept. Every plan, from either engine, is
-re-checked against the problem arrays by
+in full) or ``"auto"`` (default): both, the better plan kept. Every plan, from
+either engine, is re-checked against the problem arrays by
 :func:`solvers.routing.check.check_routes` (windows, deadlines, shifts,
 capacity per dimension, allowed vehicles, objective recomputed); a plan that
 fails is discarded and counted in ``RoutingSolution.stats["discarded"]``.
 
-:func:`solve_routing` is a plain function of picklable inputs returning a
-picklable :class:`RoutingSolution`; all OR-Tools objects are created and
-destroyed inside the call, so it can be submitted as-is to a
-``concurrent.futures.ProcessPoolExecutor``.
+Pieces
+------
+"Both engines, the better kept" is three plain functions, so that a caller
+with an executor can run the engine searches of many problems at once:
+
+* :func:`engine_runs` ``(problem, params) -> [EngineRun]``: which engines the
+  problem needs and with what budget;
+* :func:`run_engine` ``(problem, run) -> EngineOutcome``: one search, a
+  top-level function of picklable data (OR-Tools / PyVRP objects are created
+  and destroyed inside the call);
+* :func:`combine` ``(problem, params, outcomes) -> RoutingSolution``: verify,
+  keep the better.
+
+:func:`solve_routing` chains them: with a ``submit`` callable (e.g.
+``fulfil.executor.Executor.submit``) the runs are submitted and may run at
+the same time; without, they run one after the other here. This package
+never starts processes itself.
 
 Determinism
 -----------
@@ -47,7 +59,9 @@ and diverge later in the local search.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
+from typing import Any
 
 import numpy as np
 from ortools.constraint_solver import pywrapcp, routing_enums_pb2
@@ -61,7 +75,12 @@ __all__ = [
     "ENGINES",
     "FIRST_SOLUTION_STRATEGIES",
     "METAHEURISTICS",
+    "EngineOutcome",
+    "EngineRun",
     "RoutingParams",
+    "combine",
+    "engine_runs",
+    "run_engine",
     "search_parameters",
     "solve_routing",
 ]
@@ -95,10 +114,6 @@ _LNS_TIME_LIMIT_S = 3600
 
 #: Valid ``RoutingParams.engine`` values.
 ENGINES: tuple[str, ...] = ("auto", "ortools", "pyvrp")
-
-#: Extra seconds granted to the PyVRP child beyond the wall budget before it is killed.
-_CHILD_GRACE_S = 5.0
-
 
 @dataclass
 class RoutingParams:
@@ -147,12 +162,11 @@ class RoutingParams:
         ``"ortools"``: OR-Tools only (the historical behaviour).
         ``"pyvrp"``: PyVRP only when it can express the problem in full
         (:func:`solvers.routing.pyvrp_engine.expressible`), else OR-Tools.
-        ``"auto"``: both when PyVRP can express the problem, PyVRP in a child
-        process while OR-Tools runs in this one (same wall budget / same
-        deterministic budget), and the better *verified* plan is kept (ties
-        go to OR-Tools). On a single core, or inside a daemonic process that
-        cannot start children, the two run one after the other and a wall
-        budget is split in halves.
+        ``"auto"``: both when PyVRP can express the problem (same wall budget /
+        same deterministic budget), and the better *verified* plan is kept
+        (ties go to OR-Tools). Given a ``submit`` callable,
+        :func:`solve_routing` runs the two at the same time; without one, one
+        after the other, a wall budget split in halves.
     pyvrp_iterations : int or None, default None
         Deterministic PyVRP budget (``pyvrp.stop.MaxIterations``); ``None``
         means ``solution_limit``. PyVRP is deterministic for a given seed
@@ -341,105 +355,179 @@ def _warm_start(p: RoutingProblem, built, sp):
     return built.routing.ReadAssignmentFromRoutes(routes, True)
 
 
-def solve_routing(problem: RoutingProblem, params: RoutingParams | None = None) -> RoutingSolution:
-    """Solve one single-depot routing problem.
+# ------------------------------------------------------------ the pieces
+@dataclass(frozen=True)
+class EngineRun:
+    """One engine search a problem needs: plain data, so it can be submitted anywhere.
+
+    Attributes
+    ----------
+    engine : {"ortools", "pyvrp"}
+        The engine.
+    params : RoutingParams
+        Budget and seed of this run; ``params.time_limit_s`` is this run's own wall
+        budget (the problem's budget, or half of it when the runs go one after the other).
+    """
+
+    engine: str
+    params: RoutingParams
+
+
+@dataclass
+class EngineOutcome:
+    """Plain, picklable result of :func:`run_engine`.
+
+    ``solution`` is OR-Tools' :class:`RoutingSolution` (``engine == "ortools"``);
+    ``pyvrp`` the :class:`~solvers.routing.pyvrp_engine.PyvrpResult` of a PyVRP run.
+    """
+
+    engine: str
+    solution: RoutingSolution | None = None
+    pyvrp: object | None = None
+    wall_s: float = 0.0
+
+
+@dataclass
+class _Prepared:
+    """What every piece derives from the problem alone (cheap, deterministic)."""
+
+    compat: np.ndarray
+    kept: np.ndarray
+    pre_dropped: np.ndarray
+    pre_penalty: int
+    infeasible: bool
+
+
+def _prepare(p: RoutingProblem) -> _Prepared:
+    compat = compatible_vehicles(p, p.transit_time_s())
+    jobs = np.arange(1, p.n_nodes, dtype=np.int64)
+    servable = compat[:, 1:].any(axis=0)
+    infeasible = bool(np.any(~servable & (p.penalty[1:] < 0)))
+    pre_dropped = jobs[~servable]
+    return _Prepared(compat, jobs[servable], pre_dropped, int(p.penalty[pre_dropped].astype(np.int64).sum()),
+                     infeasible)
+
+
+def _pyvrp_plan(p: RoutingProblem, params: RoutingParams) -> tuple[bool, bool, str]:
+    """``(run OR-Tools, run PyVRP, why PyVRP is skipped or "")``."""
+    ok_pv, why = (False, "engine='ortools'") if params.engine == "ortools" else _pyvrp_expressible(p)
+    run_ortools = not (params.engine == "pyvrp" and ok_pv)
+    run_pyvrp = ok_pv and params.engine in ("pyvrp", "auto")
+    return run_ortools, run_pyvrp, ("" if ok_pv else why)
+
+
+def engine_runs(problem: RoutingProblem, params: RoutingParams | None = None, *,
+                sequential: bool = False) -> list[EngineRun]:
+    """The engine searches ``problem`` needs under ``params`` (see ``RoutingParams.engine``).
 
     Parameters
     ----------
     problem : RoutingProblem
-        The problem; :meth:`RoutingProblem.validate` is called first.
+        The problem; validated here.
     params : RoutingParams, optional
-        Search budget and strategies; ``RoutingParams()`` when omitted.
+        ``RoutingParams()`` when omitted.
+    sequential : bool, default False
+        The runs will go one after the other on one core: a wall budget is then halved
+        between two runs. ``False``: every run gets the whole budget (they run at the
+        same time). A deterministic budget is never split.
+
+    Returns
+    -------
+    list of EngineRun
+        OR-Tools first, then PyVRP; empty when there is nothing to search (a mandatory
+        job no vehicle can serve, or no servable job): :func:`combine` then answers alone.
+    """
+    params = RoutingParams() if params is None else params
+    problem.validate()
+    prep = _prepare(problem)
+    if prep.infeasible or prep.kept.size == 0:
+        return []
+    run_ortools, run_pyvrp, _ = _pyvrp_plan(problem, params)
+    run_params = params
+    if sequential and run_ortools and run_pyvrp and params.time_limit_s is not None:
+        run_params = replace(params, time_limit_s=params.time_limit_s / 2.0)
+    runs = []
+    if run_ortools:
+        runs.append(EngineRun("ortools", run_params))
+    if run_pyvrp:
+        runs.append(EngineRun("pyvrp", run_params))
+    return runs
+
+
+def run_engine(problem: RoutingProblem, run: EngineRun) -> EngineOutcome:
+    """Run one engine search; a top-level function of picklable data (submit it anywhere).
+
+    OR-Tools and PyVRP objects are created and dropped inside the call.
+    """
+    t0 = time.perf_counter()
+    prep = _prepare(problem)
+    if run.engine == "ortools":
+        sol = _solve_ortools(problem, run.params, prep.compat, prep.kept, prep.pre_penalty, t0)
+        return EngineOutcome("ortools", solution=sol, wall_s=time.perf_counter() - t0)
+    if run.engine == "pyvrp":
+        res = _run_pyvrp(problem, prep.kept, run.params, run.params.time_limit_s)
+        return EngineOutcome("pyvrp", pyvrp=res, wall_s=time.perf_counter() - t0)
+    raise ValueError(f"run_engine: unknown engine {run.engine!r}")
+
+
+def combine(problem: RoutingProblem, params: RoutingParams | None, outcomes: list[EngineOutcome], *,
+            parallel: bool = False) -> RoutingSolution:
+    """Verify every engine's plan with :func:`check_routes` and keep the better one.
+
+    Parameters
+    ----------
+    problem, params
+        As given to :func:`engine_runs`.
+    outcomes : list of EngineOutcome
+        The results of :func:`run_engine` for every run :func:`engine_runs` listed (any
+        order).
+    parallel : bool, default False
+        Recorded as ``stats["parallel"]`` (the engines ran at the same time).
 
     Returns
     -------
     RoutingSolution
-        Routes in original job numbering. Never raises for an infeasible
-        problem: ``status`` is ``"no_solution"`` (search failed) or
-        ``"infeasible_input"`` (a mandatory job has no compatible vehicle)
-        and every job is reported as dropped.
-
-    Raises
-    ------
-    ValueError
-        If ``problem`` is malformed (see :meth:`RoutingProblem.validate`).
-
-    Notes
-    -----
-    Before the search, each job's vehicle set is reduced to the vehicles
-    that are allowed, large enough and able to serve it on a dedicated
-    route in time (:func:`~solvers.routing.model.compatible_vehicles`).
-    Optional jobs left without any vehicle are dropped up-front and their
-    penalty is added to ``objective``, so ``objective`` always equals
-    routing cost + fixed costs + span costs + penalties of every dropped
-    job.
+        The better verified plan (ties go to OR-Tools), with ``stats`` as documented in
+        :class:`RoutingSolution`; a plan failing the check is discarded and counted.
     """
     t0 = time.perf_counter()
-    if params is None:
-        params = RoutingParams()
-    problem.validate()
+    params = RoutingParams() if params is None else params
     p = problem
     n_veh = p.n_vehicles
-
-    transit = p.transit_time_s()
-    compat = compatible_vehicles(p, transit)
-    jobs = np.arange(1, p.n_nodes, dtype=np.int64)
-    servable = compat[:, 1:].any(axis=0)
-    if np.any(~servable & (p.penalty[1:] < 0)):
+    prep = _prepare(p)
+    if prep.infeasible:
         return _empty_solution(p, "infeasible_input", t0, "NOT_RUN")
-    pre_dropped = jobs[~servable]
-    pre_penalty = int(p.penalty[pre_dropped].astype(np.int64).sum())
-    kept = jobs[servable]
-
-    if kept.size == 0:
+    if prep.kept.size == 0:
         return RoutingSolution(
             routes=[np.zeros(0, dtype=np.int64) for _ in range(n_veh)],
             arrival_s=[np.zeros(0, dtype=np.int64) for _ in range(n_veh)],
-            dropped=pre_dropped,
-            objective=pre_penalty,
+            dropped=prep.pre_dropped,
+            objective=prep.pre_penalty,
             status="ok",
             solutions_found=0,
             wall_s=time.perf_counter() - t0,
             end_s=p.start_s.astype(np.int64).copy(),
             solver_status="NOT_RUN",
         )
-
-    ok_pv, why = (False, "engine='ortools'") if params.engine == "ortools" else _pyvrp_expressible(p)
-    stats: dict = {"engines_run": [], "discarded": 0, "violations": [], "parallel": False}
-    if not ok_pv:
+    _, _, why = _pyvrp_plan(p, params)
+    by_engine = {o.engine: o for o in outcomes}
+    ort = by_engine.get("ortools")
+    pvo = by_engine.get("pyvrp")
+    ort_sol = ort.solution if ort is not None else None
+    pv_result = pvo.pyvrp if pvo is not None else None
+    stats: dict = {"engines_run": [], "discarded": 0, "violations": [],
+                   "parallel": bool(parallel and ort is not None and pvo is not None)}
+    if why:
         stats["pyvrp_skipped"] = why
-    run_ortools = not (params.engine == "pyvrp" and ok_pv)
-    run_pyvrp = ok_pv and params.engine in ("pyvrp", "auto")
-
-    ort_params, pv_wall_budget = params, params.time_limit_s
-    child = None
-    pv_result = None
-    if run_pyvrp and run_ortools:
-        child = _start_child(p, kept, params) if _can_fork_child() else None
-        if child is not None:
-            stats["parallel"] = True
-        elif params.time_limit_s is not None:
-            # One core (or no children allowed): one after the other, halving the wall budget.
-            half = params.time_limit_s / 2.0
-            ort_params = replace(params, time_limit_s=half)
-            pv_wall_budget = half
-    if run_pyvrp and child is None:
-        pv_result = _run_pyvrp(p, kept, params, pv_wall_budget)
-
-    ort_sol = None
-    if run_ortools:
+    if ort is not None:
         stats["engines_run"].append("ortools")
-        ort_sol = _solve_ortools(p, ort_params, compat, kept, pre_penalty, t0)
-    if child is not None:
-        pv_result = _join_child(child, params)
-    if run_pyvrp:
+    if pvo is not None:
         stats["engines_run"].append("pyvrp")
         stats["pyvrp_iterations"] = pv_result.iterations
         stats["pyvrp_wall_s"] = round(pv_result.wall_s, 3)
         if pv_result.error:
             stats["pyvrp_error"] = pv_result.error
 
-    # ------------------------------------------------ verify, keep the better
     best: RoutingSolution | None = None
     if ort_sol is not None:
         stats["ortools_objective"] = None
@@ -454,7 +542,7 @@ def solve_routing(problem: RoutingProblem, params: RoutingParams | None = None) 
             else:
                 stats["discarded"] += 1
                 stats["violations"] += ["ortools: " + m for m in chk.violations[:5]]
-    if run_pyvrp:
+    if pvo is not None:
         stats["pyvrp_objective"] = None
         if pv_result.routes is not None:
             chk = check_routes(p, pv_result.routes)
@@ -484,6 +572,59 @@ def solve_routing(problem: RoutingProblem, params: RoutingParams | None = None) 
             best = _empty_solution(p, "no_solution", t0, ort_sol.solver_status if ort_sol is not None
                                    else "NOT_RUN", ort_sol.solutions_found if ort_sol is not None else 0)
     best.stats = stats
+    walls = [o.wall_s for o in outcomes]
+    best.wall_s = (max(walls) if parallel else sum(walls)) + (time.perf_counter() - t0) if walls else 0.0
+    return best
+
+
+def solve_routing(problem: RoutingProblem, params: RoutingParams | None = None,
+                  submit: Callable[..., Any] | None = None) -> RoutingSolution:
+    """Solve one single-depot routing problem: :func:`engine_runs`, :func:`run_engine`, :func:`combine`.
+
+    Parameters
+    ----------
+    problem : RoutingProblem
+        The problem; :meth:`RoutingProblem.validate` is called first.
+    params : RoutingParams, optional
+        Search budget and strategies; ``RoutingParams()`` when omitted.
+    submit : callable, optional
+        ``submit(fn, *args) -> future`` (e.g. ``fulfil.executor.Executor.submit``): the
+        engine runs are submitted with it and may run at the same time, each with the
+        whole budget. Without it they run one after the other in this process, a wall
+        budget halved between them. This module never starts a process itself.
+
+    Returns
+    -------
+    RoutingSolution
+        Routes in original job numbering. Never raises for an infeasible
+        problem: ``status`` is ``"no_solution"`` (search failed) or
+        ``"infeasible_input"`` (a mandatory job has no compatible vehicle)
+        and every job is reported as dropped.
+
+    Raises
+    ------
+    ValueError
+        If ``problem`` is malformed (see :meth:`RoutingProblem.validate`).
+
+    Notes
+    -----
+    Before the search, each job's vehicle set is reduced to the vehicles
+    that are allowed, large enough and able to serve it on a dedicated
+    route in time (:func:`~solvers.routing.model.compatible_vehicles`).
+    Optional jobs left without any vehicle are dropped up-front and their
+    penalty is added to ``objective``, so ``objective`` always equals
+    routing cost + fixed costs + span costs + penalties of every dropped
+    job.
+    """
+    t0 = time.perf_counter()
+    params = RoutingParams() if params is None else params
+    runs = engine_runs(problem, params, sequential=submit is None)
+    if submit is None:
+        outcomes = [run_engine(problem, r) for r in runs]
+    else:
+        futures = [submit(run_engine, problem, r) for r in runs]
+        outcomes = [f.result() for f in futures]
+    best = combine(problem, params, outcomes, parallel=submit is not None)
     best.wall_s = time.perf_counter() - t0
     return best
 
@@ -501,67 +642,6 @@ def _run_pyvrp(p: RoutingProblem, kept: np.ndarray, params: RoutingParams, wall_
     deadline = None if wall_budget is None else time.time() + wall_budget
     return solve_pyvrp(p, kept, seed=params.seed, max_iterations=params.effective_pyvrp_iterations,
                        deadline=deadline)
-
-
-def _can_fork_child() -> bool:
-    """A child process can be started and there is a second core for it."""
-    import multiprocessing as mp
-    import os
-
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except AttributeError:  # pragma: no cover - not Linux
-        cores = os.cpu_count() or 1
-    return cores >= 2 and not mp.current_process().daemon
-
-
-def _start_child(p: RoutingProblem, kept: np.ndarray, params: RoutingParams):
-    """Start PyVRP in a child process; ``(process, connection)`` or ``None`` when that fails."""
-    import multiprocessing as mp
-    import sys
-    import threading
-
-    from .pyvrp_engine import child_main
-
-    # fork is cheap (no re-import); only safe without other Python threads.
-    method = "fork" if sys.platform == "linux" and threading.active_count() == 1 else "spawn"
-    try:
-        ctx = mp.get_context(method)
-        recv, send = ctx.Pipe(duplex=False)
-        deadline = None if params.time_limit_s is None else time.time() + params.time_limit_s
-        proc = ctx.Process(target=child_main, args=(send, p, kept, params.seed,
-                                                    params.effective_pyvrp_iterations, deadline), daemon=True)
-        proc.start()
-        send.close()
-        return proc, recv
-    except Exception:  # noqa: BLE001 - fall back to running in this process
-        return None
-
-
-def _join_child(child, params: RoutingParams):
-    from .pyvrp_engine import PyvrpResult
-
-    proc, recv = child
-    timeout = None if params.time_limit_s is None else params.time_limit_s + _CHILD_GRACE_S
-    try:
-        if recv.poll(timeout):
-            res = recv.recv()
-        else:
-            res = PyvrpResult(None, -1, 0, 0.0, error="PyVRP child did not answer in time")
-    except (EOFError, OSError) as exc:
-        res = PyvrpResult(None, -1, 0, 0.0, error=f"PyVRP child died: {exc!r}")
-    finally:
-        close_child(recv, proc)
-    return res
-
-
-def close_child(recv, proc) -> None:
-    """Close the pipe end and reap the child process (killed if it does not exit within 1 s)."""
-    recv.close()
-    proc.join(timeout=1.0)
-    if proc.is_alive():
-        proc.kill()
-        proc.join()
 
 
 def _solve_ortools(p: RoutingProblem, params: RoutingParams, compat: np.ndarray, kept: np.ndarray,

@@ -7,6 +7,10 @@
   the planner's derived proxy limits (:func:`max_route_minutes`).
 * :mod:`.quality` — first-order Q10 quality decay, shelf life, zone
   specifications and the DOMAIN.md §2.4 product classes.
+* :mod:`.route` — the glue to one trip's zone, shared by the planner and the
+  independent checker: compartment parameters from body numbers and a share of
+  the body, a zone's trace with hand-over temperatures and minutes above range
+  (reefer or insulated box), quality and remaining shelf life per product class.
 
 No pydantic, no ``fulfil`` imports.
 """

@@ -341,9 +341,15 @@ def door_minutes(params: CompartmentParams, crates: object) -> np.ndarray:
     return np.minimum(params.door_min_fixed + params.door_min_per_crate * c, params.door_min_cap)
 
 
-def service_minutes(crates: object) -> np.ndarray:
-    """Service (parked) minutes at a pickup point: 5 + 0.15 per crate (DOMAIN §3.3/§7)."""
-    return 5.0 + 0.15 * np.asarray(crates, dtype=np.float64)
+#: Default service (parked) minutes at a leader shop: 5 fixed + 0.15 per crate (DOMAIN §3.3/§7).
+SERVICE_FIXED_MIN = 5.0
+SERVICE_PER_CRATE_MIN = 0.15
+
+
+def service_minutes(crates: object, fixed_min: float = SERVICE_FIXED_MIN,
+                    per_crate_min: float = SERVICE_PER_CRATE_MIN) -> np.ndarray:
+    """Service (parked) minutes at a pickup point: ``fixed_min + per_crate_min × crates``."""
+    return fixed_min + per_crate_min * np.asarray(crates, dtype=np.float64)
 
 
 # --------------------------------------------------------------------------- #
@@ -917,9 +923,10 @@ class ProxyLimit:
     reason: str
 
 
-def _pattern(n, stops_per_hour, crates_per_stop, departure_s, first_leg_min):
+def _pattern(n, stops_per_hour, crates_per_stop, departure_s, first_leg_min, service_fixed_min,
+             service_per_crate_min):
     spacing = 3600.0 / stops_per_hour
-    serv = float(service_minutes(crates_per_stop)) * 60.0
+    serv = float(service_minutes(crates_per_stop, service_fixed_min, service_per_crate_min)) * 60.0
     if serv > spacing:
         raise ValueError(
             f"service of {serv / 60:.1f} min per stop does not fit {stops_per_hour} stops/hour")
@@ -935,6 +942,8 @@ def max_route_minutes(
     crates_per_stop: float,
     departure_s: float = 7 * 3600.0,
     first_leg_min: float = 20.0,
+    service_fixed_min: float = SERVICE_FIXED_MIN,
+    service_per_crate_min: float = SERVICE_PER_CRATE_MIN,
     limit_c: float | None = None,
     max_stops_cap: int = 80,
     max_load_kg: float | None = None,
@@ -949,8 +958,9 @@ def max_route_minutes(
     [E]: a 5 km GW service radius, DOMAIN §7, at urban speeds §3.1), then one
     arrival every ``60 / stops_per_hour`` minutes; ``crates_per_stop`` crates
     (``kg_per_crate`` each) are unloaded at each stop, the door is open
-    :func:`door_minutes` and the vehicle parked :func:`service_minutes`
-    (5 min + 0.15 min/crate, DOMAIN §3.3).  The load at departure is the sum
+    :func:`door_minutes` and the vehicle parked ``service_fixed_min +
+    service_per_crate_min × crates`` (default 5 min + 0.15 min/crate, DOMAIN
+    §3.3; the planner passes the scenario's service policy).  The load at departure is the sum
     of all stops' goods, so longer routes start with more thermal mass.
 
     Parameters
@@ -960,6 +970,8 @@ def max_route_minutes(
         Outside temperature.
     stops_per_hour, crates_per_stop : float
         Stop pattern.
+    service_fixed_min, service_per_crate_min : float
+        Minutes parked at each stop: fixed plus per crate unloaded.
     limit_c : float, optional
         Hand-over limit; default ``params.handover_max`` (chilled 7 °C,
         frozen −15 °C — DB31/T 388, DOMAIN §2.1).
@@ -993,7 +1005,8 @@ def max_route_minutes(
         if max_load_kg is not None and n * crates_per_stop * params.kg_per_crate > max_load_kg:
             reason = "load"
             break
-        arr, serv, cr = _pattern(n, stops_per_hour, crates_per_stop, departure_s, first_leg_min)
+        arr, serv, cr = _pattern(n, stops_per_hour, crates_per_stop, departure_s, first_leg_min,
+                                 service_fixed_min, service_per_crate_min)
         mass = cr * params.kg_per_crate
         door_s = np.minimum(door_minutes(params, cr) * 60.0, serv)
         ho = np.full(n, np.nan)

@@ -294,6 +294,9 @@ def test_cli_bench_smoke_solomon(tmp_path, capsys):
         gap = float(r["gap_pct"])
         assert math.isfinite(gap) and gap > -1e-9, r
         assert float(r["bks"]) > 0 and float(r["seconds"]) < 10
+        # ours' two engines ran as two executor tasks at the same time, each with the whole budget
+        assert "ortools+pyvrp in parallel" in r["status"], r["status"]
+        assert "ortools 2.0 s budget" in r["status"] and "pyvrp 2.0 s budget" in r["status"], r["status"]
         inst = read_solomon(SOLOMON / f"{r['instance']}.txt")
         v = verify_solution_file(inst, out / "ours" / f"{r['instance']}.sol", "distance")
         assert v.feasible and v.cost == pytest.approx(float(r["cost"]))

@@ -10,9 +10,14 @@ import pytest
 
 from fulfil.checker import check_plan
 from fulfil.pipeline import PlanParams, plan_night
+from fulfil.plan_model import trip_rows
 from fulfil.scenario import load_scenario
 
 SCENARIOS = Path(__file__).resolve().parents[2] / "scenarios"
+
+
+def _doc(plan) -> dict:
+    return plan.to_doc() if hasattr(plan, "to_doc") else plan
 
 
 def _hot(scenario, celsius):
@@ -29,9 +34,10 @@ def test_demo_reports_temperature_per_stop_and_all_in_spec(demo_plan):
     """Every chilled/frozen hand-over of the demo carries a predicted temperature, all in spec (100 %),
     frozen at or below -15 °C and chilled at or below 7 °C, and each cold route has a trace."""
     s, plan = demo_plan
-    assert plan["kpis"]["in_spec_share"] == 1.0
+    doc = _doc(plan)
+    assert doc["kpis"]["in_spec_share"] == 1.0
     n = 0
-    for r in plan["routes"]:
+    for r in trip_rows(doc):
         cold = [z for z in ("frozen", "chilled") if z in r["load_at_departure"]]
         if cold:
             assert set(cold) <= set(r["thermal"]["compartments"])
@@ -65,15 +71,16 @@ def test_planning_on_the_hot_day_keeps_every_handover_in_spec(small_city):
     s = _hot(load_scenario(small_city), 40.0)
     plan = plan_night(s, PlanParams(time_limit_s=None, solution_limit=40, seed=0, workers=1))
     assert check_plan(s, plan) == []
-    assert plan["kpis"]["in_spec_share"] == 1.0
-    assert {u["reason"] for u in plan["unserved"]} <= {"thermal_limit", "routing_dropped"}
+    assert plan.kpis.in_spec_share == 1.0
+    assert {u.reason for u in plan.unserved} <= {"thermal_limit", "routing_dropped"}
 
 
 def test_reported_temperature_is_rechecked(small_plan):
     """A plan whose reported hand-over temperature was edited is caught as `cold_chain_mismatch`."""
     s, plan = small_plan
-    bad = copy.deepcopy(plan)
-    st = next(st for r in bad["routes"] if r["tier"] == "last_mile" for st in r["stops"] if "cold_chain" in st)
+    bad = copy.deepcopy(_doc(plan))
+    st = next(st for d in bad["duties"] if d["tier"] == "last_mile" for t in d["trips"] for st in t["stops"]
+              if "cold_chain" in st)
     zone = next(iter(st["cold_chain"]))
     st["cold_chain"][zone]["handover_c"] -= 3.0
     assert "cold_chain_mismatch" in {v.cause for v in check_plan(s, bad)}
@@ -85,8 +92,8 @@ def test_summer_demo_is_in_spec_or_unserved_with_reason():
     s = load_scenario(SCENARIOS / "demo_city_summer.toml")
     plan = plan_night(s, PlanParams(time_limit_s=6.0, seed=0))
     assert check_plan(s, plan) == []
-    assert plan["kpis"]["in_spec_share"] == 1.0
-    assert {u["reason"] for u in plan["unserved"]} <= {"thermal_limit", "routing_dropped"}
+    assert plan.kpis.in_spec_share == 1.0
+    assert {u.reason for u in plan.unserved} <= {"thermal_limit", "routing_dropped"}
 
 
 def test_movable_partitions_plan_checks_and_reports_the_split(small_city):
@@ -105,14 +112,14 @@ def test_movable_partitions_plan_checks_and_reports_the_split(small_city):
     plan = plan_night(movable, PlanParams(time_limit_s=None, solution_limit=30, seed=0, workers=1))
     assert check_plan(movable, plan) == []
     vts = {v.id: v for v in movable.vehicle_types}
-    moved = [r for r in plan["routes"] if vts[r["vehicle_type"]].movable_total is not None]
+    moved = [r for r in trip_rows(plan) if vts[r["vehicle_type"]].movable_total is not None]
     assert moved
     for r in moved:
         vt = vts[r["vehicle_type"]]
         assert sum(r["compartments"].values()) <= vt.movable_total.crates
         for z, load in r["load_at_departure"].items():
             assert load["crates"] <= r["compartments"][z]
-    bad = copy.deepcopy(plan)
+    bad = _doc(plan)
     tight = {k: (v.model_copy(update={"movable_total": v.movable_total.model_copy(update={"crates": 1})})
                  if v.movable_total else v) for k, v in vts.items()}
     squeezed = movable.model_copy(update={"vehicle_types": list(tight.values())})
@@ -128,7 +135,7 @@ def test_spoilage_in_objective_brings_perishable_value_forward(small_city):
 
     def weighted_minutes(plan):
         w = m = 0.0
-        for r in plan["routes"]:
+        for r in trip_rows(plan):
             for st in r["stops"] if r["tier"] == "last_mile" else []:
                 v = sum(q * price[k] for k, q in st["products"].items() if zone[k] != "ambient")
                 w += v

@@ -242,3 +242,146 @@ def test_csv_problem_repeated_on_many_rows_is_one_line(tmp_path: Path):
     problems = _problems(tmp_path / "mini_csv.toml")
     assert "mini_pickup_points.csv: rows 2, 3, 4 and 3 more: lng: unknown field (did you mean 'lon'?)" in problems
     assert "mini_pickup_points.csv: rows 2, 3, 4 and 3 more: lon: required field is missing" in problems
+
+
+# --------------------------------------------------------------------------- Scenario built in code
+
+
+def _mini_doc() -> dict:
+    import tomllib
+
+    return tomllib.loads((GOOD / "mini.toml").read_text())
+
+
+def test_scenario_built_in_code_runs_cross_record_checks():
+    """`Scenario(**doc)` and `Scenario.model_validate(doc)` run the cross-record checks the loader runs:
+    every problem is one ValidationError entry located at its field, with the loader's message."""
+    doc = _mini_doc()
+    doc["pickup_points"][1]["forward_warehouse"] = "FW9"
+    doc["demand"][1]["items"] = {"butter": 2}
+    for build in (lambda d: Scenario(**d), Scenario.model_validate):
+        with pytest.raises(ValidationError) as info:
+            build(doc)
+        errors = {(e["loc"], e["msg"]) for e in info.value.errors()}
+        assert {e["type"] for e in info.value.errors()} == {"cross_record"}
+        fw9 = "unknown forward warehouse 'FW9' (did you mean 'FW1'?)"
+        assert (("pickup_points", 1, "forward_warehouse"), fw9) in errors
+        assert (("demand", 1, "items", "butter"), "unknown product 'butter' (defined: dumplings, milk, rice)") in errors
+        assert len(errors) == 2
+        assert "pickup_points.1.forward_warehouse\n  unknown forward warehouse 'FW9'" in str(info.value)
+
+
+def test_scenario_built_in_code_valid_document():
+    """A valid document builds the same Scenario in code as through the loader."""
+    assert Scenario(**_mini_doc()) == load_scenario(GOOD / "mini.toml")
+
+
+# --------------------------------------------------------------------------- dict and text sources
+
+
+def test_load_from_dict_equals_file_and_leaves_dict_alone():
+    """A parsed document loads to the same Scenario as its file, and is not modified."""
+    doc = _mini_doc()
+    before = repr(doc)
+    assert load_scenario(doc) == load_scenario(GOOD / "mini.toml")
+    assert repr(doc) == before
+
+
+def test_load_from_dict_resolves_csv_tables_against_base_dir(tmp_path: Path, monkeypatch):
+    """CSV table references in a dict are relative to base_dir (default: the current directory)."""
+    import tomllib
+
+    doc = tomllib.loads((GOOD / "mini_csv.toml").read_text())
+    want = load_scenario(GOOD / "mini_csv.toml")
+    assert load_scenario(doc, base_dir=GOOD) == want
+    assert load_scenario(doc, base_dir=str(GOOD)) == want
+    monkeypatch.chdir(GOOD)
+    assert load_scenario(doc) == want
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ScenarioError) as info:
+        load_scenario(doc)
+    assert any(
+        line.startswith("<dict>: pickup_points_csv: CSV file 'mini_pickup_points.csv' not found")
+        for line in info.value.problems
+    ), info.value.problems
+
+
+@pytest.mark.parametrize("fmt", ["toml", "yaml", "json", "TOML", "yml"])
+def test_load_from_text_with_format(fmt: str):
+    """Text with a format name loads to the same Scenario as the file of that format."""
+    suffix = {"toml": "toml", "yaml": "yaml", "yml": "yaml", "json": "json"}[fmt.lower()]
+    text = (GOOD / f"mini.{suffix}").read_text()
+    assert load_scenario(text, format=fmt) == load_scenario(GOOD / "mini.toml")
+
+
+def test_text_with_csv_tables_uses_base_dir():
+    """CSV table references in text are relative to base_dir, like a dict's."""
+    text = (GOOD / "mini_csv.toml").read_text()
+    assert load_scenario(text, format="toml", base_dir=GOOD) == load_scenario(GOOD / "mini_csv.toml")
+
+
+def test_dict_and_text_problems_name_their_source():
+    """Without a file, problem lines name `<dict>` or `<text>` in its place, with the field path; per-record
+    and cross-record problems are reported at once, as for a file."""
+    doc = _mini_doc()
+    doc["pickup_points"][0]["window"] = ["11:30", "07:00"]
+    doc["vehicle_types"][1]["speed_profile"] = "fast"
+    doc["demand"][1]["items"] = {"butter": 1}
+    with pytest.raises(ScenarioError) as info:
+        load_scenario(doc)
+    assert info.value.exit_code == 2
+    problems = info.value.problems
+    assert len(problems) == 3, problems
+    for fragment in (
+        "<dict>: pickup_points[0].window: opens after it closes",
+        "<dict>: vehicle_types[1].speed_profile: unknown speed profile 'fast'",
+        "<dict>: demand[1].items.butter: unknown product 'butter'",
+    ):
+        assert sum(line.startswith(fragment) for line in problems) == 1, (fragment, problems)
+
+    text = (GOOD / "mini.toml").read_text().replace('forward_warehouse = "FW1"', 'forward_warehouse = "FW2"')
+    with pytest.raises(ScenarioError) as info:
+        load_scenario(text, format="toml")
+    assert [p.split(" (")[0] for p in info.value.problems] == [
+        "<text>: pickup_points[1].forward_warehouse: unknown forward warehouse 'FW2'"
+    ]
+
+
+def test_text_syntax_errors_and_unknown_format_name_the_text():
+    """Malformed text and an unknown format name are bad input located at `<text>`."""
+    with pytest.raises(ScenarioError) as info:
+        load_scenario('name = "x"\n[region\n', format="toml")
+    assert info.value.problems[0].startswith("<text>: malformed TOML:")
+    with pytest.raises(ScenarioError) as info:
+        load_scenario('{"name": "a", "name": "b"}', format="json")
+    assert info.value.problems == ["<text>: malformed JSON: key 'name' appears twice in one object"]
+    with pytest.raises(ScenarioError) as info:
+        load_scenario("a: [1", format="yaml")
+    assert info.value.problems[0].startswith("<text>: malformed YAML")
+    with pytest.raises(ScenarioError) as info:
+        load_scenario("[1, 2]", format="json")
+    assert info.value.problems == ["<text>: the top level must be a table/mapping of sections"]
+    with pytest.raises(ScenarioError) as info:
+        load_scenario("x = 1", format="ini")
+    assert info.value.problems == ["<text>: unknown format 'ini'; use toml, yaml or json"]
+
+
+def test_toml_text_keeps_the_top_level_key_hint():
+    """The TOML-specific hint (a top-level key written after a [section] header) also applies to TOML text."""
+    text = (BAD / "top_level_key_after_table.toml").read_text()
+    with pytest.raises(ScenarioError) as info:
+        load_scenario(text, format="toml")
+    assert any(
+        line.startswith("<text>: region.description: unknown field; 'description' is a top-level key")
+        for line in info.value.problems
+    ), info.value.problems
+
+
+def test_load_scenario_rejects_a_format_with_a_path_or_a_dict():
+    """`format=` only goes with text: with a path or a dict it is a programming error (TypeError)."""
+    with pytest.raises(TypeError):
+        load_scenario(GOOD / "mini.toml", format="toml")
+    with pytest.raises(TypeError):
+        load_scenario(_mini_doc(), format="toml")
+    with pytest.raises(TypeError):
+        load_scenario(42)  # type: ignore[arg-type]

@@ -1,7 +1,8 @@
 """Monitoring replay: logger readings against the plan's predicted temperature traces.
 
-The plans here are built by hand following docs/plan_format.md ("Cold chain"), with traces from
-the thermal model itself (solvers.thermal), until `fulfil plan` writes the `thermal` keys.
+The plans here are built by hand in format version 2 (duties → trips → stops; validated by
+fulfil.plan_model), with traces from the thermal model itself (solvers.thermal); a logger is per
+vehicle, and its readings are matched with the trip driven at their time.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import numpy as np
 import pytest
 
 from fulfil.errors import ScenarioError
+from fulfil.plan_model import parse_plan, trip_rows
 from fulfil.replay import (
     NO_TRACE,
     OUTSIDE_SPAN,
@@ -56,11 +58,11 @@ def _resample(t_s, y, grid) -> list:
     return [None if not math.isfinite(x) else round(float(x), 3) for x in v]
 
 
-def _route(rid: str, vtype: str, depot: str, dep: float, crates: dict[str, list[int]], kind: str) -> dict:
+def _trip(tid: str, vtype: str, depot: str, dep: float, crates: dict[str, list[int]], kind: str) -> dict:
     from solvers.thermal import (BoxParams, chilled_compartment, frozen_compartment, simulate_compartment,
                                  simulate_insulated_box)
 
-    stops, ret = _stops(dep, crates, f"PP-{depot}-")
+    stops, ret = _stops(dep, crates, f"PP-{tid}-")
     grid = _grid(dep, ret, stops)
     comps = {}
     for zone, cr in crates.items():
@@ -82,29 +84,59 @@ def _route(rid: str, vtype: str, depot: str, dep: float, crates: dict[str, list[
                                                             minutes_out_of_range=0.0, quality=0.99,
                                                             remaining_shelf_life_h=48.0, spoiled_crates=0.0,
                                                             spoilage_cost=0.0)
-    return dict(id=rid, tier="last_mile", vehicle_type=vtype, vehicle=0, depot=depot, departure=dep, **{"return": ret},
-                distance_km=20.0, duration_h=round((ret - dep) / 60, 3),
-                cost=dict(fixed=100.0, distance=20.0, time=30.0, total=150.0),
-                load_at_departure={z: {"crates": sum(c), "kg": 8.0 * sum(c)} for z, c in crates.items()},
-                stops=stops, thermal={"compartments": comps})
+    km = 3.0 * len(stops) + 3.0
+    return {"id": tid, "departure": dep, "return": ret, "distance_km": km, "return_leg_km": 3.0,
+            "duration_h": round((ret - dep) / 60, 3), "cost": dict(distance=km, time=30.0, total=km + 30.0),
+            "load_at_departure": {z: {"crates": sum(c), "kg": 8.0 * sum(c)} for z, c in crates.items()},
+            "stops": stops, "thermal": {"compartments": comps}}
+
+
+def _duty(did: str, tier: str, vtype: str, depot: str, trips: list[dict]) -> dict:
+    dist = sum(t["cost"]["distance"] for t in trips)
+    tim = sum(t["cost"]["time"] for t in trips)
+    return {"id": did, "tier": tier, "vehicle_type": vtype, "vehicle": 0, "depot": depot,
+            "distance_km": sum(t["distance_km"] for t in trips), "duration_h": sum(t["duration_h"] for t in trips),
+            "cost": dict(fixed=100.0, distance=dist, time=tim, total=100.0 + dist + tim), "trips": trips}
+
+
+KPIS = dict(vehicles=3, trunk_vehicles=1, last_mile_vehicles=2, trips=4, trunk_trips=1, last_mile_trips=3,
+            distance_km=80.0, duration_h=9.0, cost=700.0, orders_total=13, orders_served=13.0, orders_complete=13,
+            orders_unserved=0.0, cost_per_order=53.8, units_total=90, units_served=90, units_unserved=0,
+            fill_rate=1.0, stops=13, two_hour_compliance=1.0, cold_chain_compliance=1.0,
+            delivery_cost_share_of_sales=0.1)
 
 
 @pytest.fixture(scope="module")
 def plan() -> dict:
-    """Two last-mile routes with traces (a reefer van with chilled + frozen, an e-trike with an insulated box)
-    and a trunk route without any."""
-    reefer = _route("L-FW01-01", "reefer_van", "FW01", 360.0,
-                    {"chilled": [3, 2, 4, 1, 2, 3], "frozen": [1, 0, 2, 1, 0, 1]}, "reefer")
-    box = _route("L-FW02-01", "etrike", "FW02", 370.0, {"chilled": [2, 2, 3, 1]}, "insulated_box")
-    trunk = dict(id="T-CW1-01", tier="trunk", vehicle_type="truck", vehicle=0, depot="CW1", departure=200.0,
-                 stops=[dict(location="FW01", arrival=260.0, start=260.0, departure=280.0)])
-    return dict(format="fulfil-plan", format_version=1, code=0, scenario="unit", seed=0, kpis={},
-                routes=[trunk, reefer, box], unserved=[], assignment={})
+    """A v2 plan: FW01's reefer van (duty L-FW01-01) drives two trips with chilled + frozen traces, 30 min apart;
+    FW02's e-trike one trip with an insulated box; a trunk trip without any trace."""
+    first = _trip("L-FW01-01.1", "reefer_van", "FW01", 360.0,
+                  {"chilled": [3, 2, 4, 1, 2, 3], "frozen": [1, 0, 2, 1, 0, 1]}, "reefer")
+    second = _trip("L-FW01-01.2", "reefer_van", "FW01", first["return"] + 30.0,
+                   {"chilled": [2, 3, 1], "frozen": [1, 1, 0]}, "reefer")
+    box = _trip("L-FW02-01.1", "etrike", "FW02", 370.0, {"chilled": [2, 2, 3, 1]}, "insulated_box")
+    trunk_trip = {"id": "T-CW1-01.1", "departure": 200.0, "return": 300.0, "distance_km": 40.0, "return_leg_km": 20.0,
+                  "duration_h": 1.667, "cost": dict(distance=40.0, time=50.0, total=90.0),
+                  "load_at_departure": {"chilled": {"crates": 40, "kg": 320.0}},
+                  "stops": [dict(location="FW01", arrival=260.0, start=260.0, departure=280.0, leg_km=20.0,
+                                 delivered={"chilled": {"crates": 40, "kg": 320.0}}, load_after={},
+                                 minutes_out_of_zone={})]}
+    doc = dict(format="fulfil-plan", format_version=2, code=0, scenario="unit", seed=0, kpis=KPIS,
+               duties=[_duty("T-CW1-01", "trunk", "truck", "CW1", [trunk_trip]),
+                       _duty("L-FW01-01", "last_mile", "reefer_van", "FW01", [first, second]),
+                       _duty("L-FW02-01", "last_mile", "etrike", "FW02", [box])],
+               unserved=[], assignment={})
+    return parse_plan(doc).to_doc()
+
+
+def _trip_of(plan: dict, tid: str) -> dict:
+    return next(r for r in trip_rows(plan) if r["id"] == tid)
 
 
 def test_bias_and_rmse_recovered_from_synthetic_logger(plan, tmp_path):
-    """A synthetic logger with bias 0.5 °C and noise 0.3 °C replays to bias ≈ 0.5 and RMSE ≈ sqrt(0.5² + 0.3²)
-    overall and per compartment, MAE ≈ E|N(0.5, 0.3)|, with every reading matched."""
+    """A synthetic logger with bias 0.5 °C and noise 0.3 °C (one name per vehicle: the van's two trips log under
+    its duty id) replays to bias ≈ 0.5 and RMSE ≈ sqrt(0.5² + 0.3²) overall and per trip and compartment,
+    MAE ≈ E|N(0.5, 0.3)|, with every reading matched to the trip driven at its time."""
     path = tmp_path / "logger.csv"
     path.write_text(synthesize_logger(plan, seed=1, bias_c=0.5, noise_c=0.3, every_min=0.2))
     readings = read_logger_csv(path)
@@ -115,11 +147,19 @@ def test_bias_and_rmse_recovered_from_synthetic_logger(plan, tmp_path):
     assert o.bias_c == pytest.approx(0.5, abs=0.03)
     assert o.rmse_c == pytest.approx(math.sqrt(0.5**2 + 0.3**2), abs=0.03)
     assert o.mae_c == pytest.approx(0.5, abs=0.04)  # E|X|, X ~ N(0.5, 0.3): 0.3·√(2/π)·e^(-25/18) + 0.5·(1-2Φ(-5/3))
-    assert {(e.route, e.compartment, e.kind) for e in rep.errors} == {
-        ("L-FW01-01", "chilled", "reefer"), ("L-FW01-01", "frozen", "reefer"), ("L-FW02-01", "chilled", "insulated_box")}
+    assert {r.vehicle for r in readings} == {"L-FW01-01", "L-FW02-01"}
+    assert {(e.trip, e.compartment, e.kind) for e in rep.errors} == {
+        ("L-FW01-01.1", "chilled", "reefer"), ("L-FW01-01.1", "frozen", "reefer"),
+        ("L-FW01-01.2", "chilled", "reefer"), ("L-FW01-01.2", "frozen", "reefer"),
+        ("L-FW02-01.1", "chilled", "insulated_box")}
     for e in rep.errors:
-        assert e.n > 400 and abs(e.bias_c - 0.5) < 0.06 and abs(e.rmse_c - 0.583) < 0.06
-    assert "RMSE" in rep.summary() and "L-FW02-01" in rep.errors_csv()
+        assert e.n > 300 and abs(e.bias_c - 0.5) < 0.06 and abs(e.rmse_c - 0.583) < 0.06
+    second = _trip_of(plan, "L-FW01-01.2")
+    n2 = sum(1 for r in readings if r.vehicle == "L-FW01-01" and r.compartment == "chilled"
+             and r.t >= second["departure"])
+    assert next(e.n for e in rep.errors if (e.trip, e.compartment) == ("L-FW01-01.2", "chilled")) == n2
+    assert "RMSE" in rep.summary() and "L-FW02-01.1" in rep.errors_csv()
+    assert replay(parse_plan(plan), readings).overall == o  # the Plan model gives the same
 
 
 def test_vehicle_form_and_iso_timestamps_give_the_same_replay(plan, tmp_path):
@@ -136,15 +176,14 @@ def test_vehicle_form_and_iso_timestamps_give_the_same_replay(plan, tmp_path):
 
 
 def test_planted_excursion_is_flagged_at_the_right_stop(plan):
-    """Readings planted 3 °C above the chilled hand-over limit during stop 3 of the reefer route are reported as
-    one excursion at that stop (location, time within its service span, peak ≥ limit + 3), not predicted by the
-    plan, with goods on board; nothing else in that compartment is flagged."""
-    route = plan["routes"][1]
-    s3 = route["stops"][2]
+    """Readings planted 3 °C above the chilled hand-over limit during stop 3 of the van's first trip are reported
+    as one excursion at that stop of that trip (location, time within its service span, peak ≥ limit + 3), not
+    predicted by the plan, with goods on board; nothing else in that compartment is flagged."""
+    s3 = _trip_of(plan, "L-FW01-01.1")["stops"][2]
     text = synthesize_logger(plan, seed=2, bias_c=0.0, noise_c=0.2,
-                             excursion=PlantedExcursion("L-FW01-01", 3, zone="chilled"))
+                             excursion=PlantedExcursion("L-FW01-01.1", 3, zone="chilled"))
     rep = replay(plan, parse_logger_text(text))
-    chilled = [x for x in rep.excursions if x.route == "L-FW01-01" and x.compartment == "chilled"]
+    chilled = [x for x in rep.excursions if x.trip == "L-FW01-01.1" and x.compartment == "chilled"]
     assert len(chilled) == 1
     x = chilled[0]
     assert (x.stop, x.location, x.where) == (3, s3["location"], "at stop")
@@ -152,46 +191,63 @@ def test_planted_excursion_is_flagged_at_the_right_stop(plan):
     assert x.peak_c >= 10.0 and x.limit_c == 7.0 and x.on_board and not x.expected
     # the ice-pack box warms above 7 °C only on the empty way back, as the plan predicts
     assert all(x.where == "return" and not x.on_board and x.expected for x in rep.excursions
-               if x.route == "L-FW02-01")
+               if x.trip == "L-FW02-01.1")
     summary = rep.summary()
     assert s3["location"] in summary and "excursion" in summary
-    assert f"L-FW01-01,reefer_van,chilled,3,{s3['location']},at stop" in rep.excursions_csv()
+    assert f"L-FW01-01.1,L-FW01-01,reefer_van,chilled,3,{s3['location']},at stop" in rep.excursions_csv()
+
+
+def test_planted_excursion_on_the_second_trip_is_attributed_to_it(plan):
+    """The van logs under one name all night: an excursion planted at stop 2 of its second trip is reported on
+    that trip, not on the first."""
+    s2 = _trip_of(plan, "L-FW01-01.2")["stops"][1]
+    text = synthesize_logger(plan, seed=5, bias_c=0.0, noise_c=0.2, vehicle_key="vehicle",
+                             excursion=PlantedExcursion("L-FW01-01.2", s2["location"], zone="chilled"))
+    rep = replay(plan, parse_logger_text(text))
+    hits = [x for x in rep.excursions if x.compartment == "chilled" and not x.expected and x.where == "at stop"]
+    assert [(x.trip, x.duty, x.stop, x.location) for x in hits] == [("L-FW01-01.2", "L-FW01-01", 2, s2["location"])]
 
 
 def test_excursion_on_the_leg_and_on_the_way_back(plan):
     """A reading above the limit while driving to stop 2 is attributed to the leg to stop 2; one after the last
-    stop to the return to the depot (with no goods of the zone left on board)."""
-    route = plan["routes"][1]
-    s1, s2, last = route["stops"][0], route["stops"][1], route["stops"][-1]
+    stop to the return to the depot (with no goods of the zone left on board) — of the trip driven then."""
+    first, second = _trip_of(plan, "L-FW01-01.1"), _trip_of(plan, "L-FW01-01.2")
+    s1, s2, last = first["stops"][0], first["stops"][1], first["stops"][-1]
     t_leg = (s1["departure"] + s2["arrival"]) / 2
     t_back = last["departure"] + 5.0
-    rep = replay(plan, [Reading("L-FW01-01", "chilled", t_leg, 9.0), Reading("L-FW01-01", "chilled", t_back, 8.0)])
-    got = {(x.stop, x.location, x.where, x.on_board) for x in rep.excursions}
-    assert got == {(2, s2["location"], "leg to", True), (None, "FW01", "return", False)}
+    t_back2 = second["stops"][-1]["departure"] + 5.0
+    rep = replay(plan, [Reading("L-FW01-01", "chilled", t_leg, 9.0), Reading("L-FW01-01", "chilled", t_back, 8.0),
+                        Reading("L-FW01-01", "chilled", t_back2, 8.5)])
+    got = {(x.trip, x.stop, x.location, x.where, x.on_board) for x in rep.excursions}
+    assert got == {("L-FW01-01.1", 2, s2["location"], "leg to", True), ("L-FW01-01.1", None, "FW01", "return", False),
+                   ("L-FW01-01.2", None, "FW01", "return", False)}
 
 
 def test_unmatched_readings_are_counted_by_reason(plan):
-    """Readings of an unknown vehicle, of a route or compartment without a trace, or outside the route's time span
-    are counted as unmatched (by reason) and left out of the error statistics."""
-    reefer = plan["routes"][1]
+    """Readings of an unknown vehicle, of a trip or compartment without a trace, or outside every trip of the
+    vehicle (before its first, between two, or of a named trip at another trip's time) are counted as unmatched
+    (by reason) and left out of the error statistics."""
+    reefer = _trip_of(plan, "L-FW01-01.1")
     t0 = reefer["thermal"]["compartments"]["chilled"]["t"][0]
     t1 = reefer["thermal"]["compartments"]["chilled"]["t"][-1]
     readings = [
         Reading("L-FW01-01", "chilled", t0 + 10.0, 3.0),  # matched
         Reading("reefer_van:0", "frozen", t0 + 10.0, -19.0),  # matched via vehicle_type:index
+        Reading("L-FW01-01.1", "chilled", t0 + 11.0, 3.0),  # matched via the trip id
         Reading("L-FW01-01", "chilled", t0 - 30.0, 3.0),  # before departure
-        Reading("L-FW01-01", "chilled", t1 + 0.5, 3.0),  # after the trace ends
-        Reading("L-FW09-09", "chilled", t0 + 10.0, 3.0),  # unknown route
+        Reading("L-FW01-01", "chilled", t1 + 0.5, 3.0),  # after the first trip, before the second
+        Reading("L-FW01-01.2", "chilled", t0 + 10.0, 3.0),  # the second trip named, at the first trip's time
+        Reading("L-FW09-09", "chilled", t0 + 10.0, 3.0),  # unknown duty
         Reading("ghost:3", "chilled", t0 + 10.0, 3.0),  # unknown vehicle
-        Reading("T-CW1-01", "chilled", 230.0, 3.0),  # route without thermal
+        Reading("T-CW1-01", "chilled", 230.0, 3.0),  # trip without thermal
         Reading("L-FW02-01", "frozen", t0 + 10.0, -19.0),  # no frozen compartment on the e-trike
     ]
     rep = replay(plan, readings)
-    assert rep.matched == 2 and rep.overall.n == 2
-    assert rep.unmatched_by_reason == {OUTSIDE_SPAN: 2, UNKNOWN_VEHICLE: 2, NO_TRACE: 2}
+    assert rep.matched == 3 and rep.overall.n == 3
+    assert rep.unmatched_by_reason == {OUTSIDE_SPAN: 3, UNKNOWN_VEHICLE: 2, NO_TRACE: 2}
     assert rep.unknown_vehicles == ["L-FW09-09", "ghost:3"]
     text = rep.summary()
-    assert "6 unmatched" in text and "L-FW09-09" in text
+    assert "7 unmatched" in text and "L-FW09-09" in text
 
 
 def test_bad_logger_rows_give_located_errors(tmp_path):
@@ -248,11 +304,12 @@ def test_cli_synthesize_then_replay(plan, tmp_path, capsys):
     p["scenario"] = s.name
     fws = [f.id for f in s.forward_warehouses]
     pps = [x.id for x in s.pickup_points]
-    p["routes"] = [r for r in p["routes"] if r["tier"] == "last_mile"]
-    for i, r in enumerate(p["routes"]):
-        r["depot"] = fws[i % len(fws)]
-        for j, st in enumerate(r["stops"]):
-            st["location"] = pps[(7 * i + j) % len(pps)]
+    p["duties"] = [d for d in p["duties"] if d["tier"] == "last_mile"]
+    for i, d in enumerate(p["duties"]):
+        d["depot"] = fws[i % len(fws)]
+        for k, r in enumerate(d["trips"]):
+            for j, st in enumerate(r["stops"]):
+                st["location"] = pps[(7 * i + 3 * k + j) % len(pps)]
     plan_path = tmp_path / "plan.json"
     plan_path.write_text(json.dumps(p))
     logger = tmp_path / "logger.csv"
@@ -263,8 +320,9 @@ def test_cli_synthesize_then_replay(plan, tmp_path, capsys):
     assert main(["replay", str(scen_path), str(plan_path), str(logger), "--out", str(out)]) == 0
     text = capsys.readouterr().out
     assert "RMSE" in text and "0 unmatched" in text
-    assert (out / "replay.csv").read_text().startswith("route,vehicle_type,compartment,stop")
-    assert "L-FW01-01,chilled,reefer" in (out / "replay_errors.csv").read_text()
+    assert (out / "replay.csv").read_text().startswith("trip,duty,vehicle_type,compartment,stop")
+    errors = (out / "replay_errors.csv").read_text()
+    assert "L-FW01-01.1,chilled,reefer" in errors and "L-FW01-01.2,chilled,reefer" in errors
     p["scenario"] = "somewhere_else"
     plan_path.write_text(json.dumps(p))
     assert main(["replay", str(scen_path), str(plan_path), str(logger)]) == 2

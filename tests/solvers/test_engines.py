@@ -184,21 +184,27 @@ def test_auto_keeps_better_verified_and_is_deterministic():
     assert check_routes(p, a.routes).ok and check_routes(p, a.routes).objective == a.objective
     sig = lambda s: ([r.tolist() for r in s.routes], s.objective, s.engine)  # noqa: E731
     assert sig(a) == sig(b)
-    # Sequential fallback (one core / daemonic process) gives the same plan.
-    orig = solve_mod._can_fork_child
-    try:
-        solve_mod._can_fork_child = lambda: False
-        c = solve_routing(p, params)
-    finally:
-        solve_mod._can_fork_child = orig
-    assert not c.stats["parallel"] and sig(c) == sig(a)
+    # Engine runs submitted to an executor (here a thread pool standing in for it) give the same plan.
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(2) as pool:
+        c = solve_routing(p, params, submit=pool.submit)
+    assert c.stats["parallel"] and not a.stats["parallel"] and sig(c) == sig(a)
+    # The pieces: engine_runs -> run_engine -> combine.
+    runs = solve_mod.engine_runs(p, params)
+    assert [r.engine for r in runs] == ["ortools", "pyvrp"]
+    outcomes = [solve_mod.run_engine(p, r) for r in reversed(runs)]
+    assert sig(solve_mod.combine(p, params, outcomes)) == sig(a)
+    # A wall budget is halved only when the runs go one after the other.
+    wall = RoutingParams(time_limit_s=4.0, engine="auto")
+    assert [r.params.time_limit_s for r in solve_mod.engine_runs(p, wall)] == [4.0, 4.0]
+    assert [r.params.time_limit_s for r in solve_mod.engine_runs(p, wall, sequential=True)] == [2.0, 2.0]
 
 
 def test_auto_discards_an_engine_result_that_fails_the_check(monkeypatch):
     """A PyVRP plan that breaks windows / capacity is discarded (and counted), even when cheaper."""
     p = problem(n=12, v=3, seed=5)
     all_on_one = [list(range(1, 13)), [], []]  # overloaded, but fewer vehicles = cheaper
-    monkeypatch.setattr(solve_mod, "_can_fork_child", lambda: False)
     monkeypatch.setattr(solve_mod, "_run_pyvrp", lambda *a, **k: PyvrpResult(all_on_one, 0, 1, 0.0))
     sol = solve_routing(p, RoutingParams(time_limit_s=None, solution_limit=50, engine="auto"))
     assert sol.engine == "ortools" and sol.stats["discarded"] == 1
@@ -214,7 +220,6 @@ def test_auto_prefers_cheaper_verified_plan(monkeypatch):
     best = solve_routing(p, RoutingParams(time_limit_s=None, solution_limit=300, engine="pyvrp"))
     assert best.objective <= ort.objective
     plan = [r.tolist() for r in best.routes]
-    monkeypatch.setattr(solve_mod, "_can_fork_child", lambda: False)
     monkeypatch.setattr(solve_mod, "_run_pyvrp", lambda *a, **k: PyvrpResult(plan, 0, 1, 0.0))
     sol = solve_routing(p, RoutingParams(time_limit_s=None, solution_limit=1, engine="auto", warm_start=False))
     if best.objective < ort.objective:

@@ -469,3 +469,94 @@ def test_validation_errors():
     with pytest.raises(ValueError):
         quality_after([0.0, 1.0], [2.0], PRODUCT_CLASSES["fruit"])
     assert p.share(0.5).area == pytest.approx(22.5) and p.share(0.5).unit_kw == pytest.approx(1.75)
+
+
+# --------------------------------------------------------------------------- #
+# solvers.thermal.route: one trip's zone (the glue shared by planner and checker)
+# --------------------------------------------------------------------------- #
+def test_body_compartment_scales_walls_unit_and_doors():
+    """A compartment taking a share of the body scales walls, volume, unit and both door terms by that share;
+    a frozen compartment's unit is derated to 6,010/10,250 of the chilled rating."""
+    from solvers.thermal.route import FROZEN_UNIT_RATIO, body_compartment
+
+    body = dict(k_w_m2k=0.4, area_m2=45.0, volume_m3=16.0, unit_kw=3.5)
+    whole = body_compartment("chilled", 1.0, **body)
+    assert whole == chilled_compartment(K=0.4, area=45.0, volume=16.0, unit_kw=3.5, curtain=False)
+    half = body_compartment("chilled", 0.5, **body)
+    assert half.area == pytest.approx(22.5) and half.volume == pytest.approx(8.0)
+    assert half.unit_kw == pytest.approx(1.75)
+    assert (half.q0, half.q1) == pytest.approx((whole.q0 / 2, whole.q1 / 2))
+    frozen = body_compartment("frozen", 1.0, **body)
+    assert frozen.zone == "frozen" and frozen.unit_kw == pytest.approx(3.5 * FROZEN_UNIT_RATIO)
+    assert body_compartment("chilled", 0.0, **body).area == pytest.approx(45.0 * 1e-3)  # clipped share
+
+
+def test_zone_limits_and_default_classes():
+    from solvers.thermal.route import product_class, zone_limits
+
+    assert zone_limits("chilled") == (4.0, 7.0) and zone_limits("frozen") == (-18.0, -15.0)
+    assert product_class("chilled") is PRODUCT_CLASSES["leafy_veg"]
+    assert product_class("frozen") is PRODUCT_CLASSES["frozen"]
+    assert product_class("chilled", "dairy") is PRODUCT_CLASSES["dairy"]
+
+
+def test_simulate_zone_reefer_is_the_compartment_model():
+    """For a reefer, simulate_zone is simulate_compartment on the same arrays (stop start and time parked)."""
+    from solvers.thermal.route import simulate_zone
+
+    p = chilled_compartment()
+    arr, serv, cr = route(5)
+    kg = cr * 9.0
+    ref = simulate_compartment(p, 30.0, DEP, arr, serv, cr, kg, end_s=arr[-1] + 3600.0)
+    tr = simulate_zone("chilled", np.full(24, 30.0), DEP, arr, serv, cr, kg, compartment=p, end_s=arr[-1] + 3600.0)
+    assert tr.kind == "reefer"
+    np.testing.assert_array_equal(tr.handover_c, ref.handover_c)
+    np.testing.assert_array_equal(tr.minutes_above, ref.minutes_above)
+    np.testing.assert_array_equal(tr.product_c, ref.product_c)
+    assert tr.t_s[-1] == pytest.approx(arr[-1] + 3600.0)
+
+
+def test_simulate_zone_insulated_box_warms_and_counts_minutes_above():
+    """Without a compartment the goods ride in an ice-pack box: hand-overs warm stop by stop on a hot day,
+    the minutes above 4 °C grow, and they agree with the box model on the same stops."""
+    from solvers.thermal.route import minutes_above, simulate_zone
+
+    arr, serv, cr = route(4, spacing_min=40.0)
+    kg = cr * 10.0
+    tr = simulate_zone("chilled", 35.0, DEP, arr, serv, cr, kg, compartment=None)
+    box = simulate_insulated_box(BoxParams(), 35.0, DEP, arr[-1] + serv[-1] - DEP, float(kg.sum()), 2.0,
+                                 stop_s=arr, unload_kg=kg)
+    assert tr.kind == "insulated_box"
+    np.testing.assert_allclose(tr.handover_c, box.handover_c)
+    assert np.all(np.diff(tr.handover_c) > 0)
+    assert np.all(np.diff(tr.minutes_above) >= 0) and tr.minutes_above[-1] > 0
+    assert tr.minutes_above[-1] == pytest.approx(minutes_above(box.t_s, box.product_c, 4.0, DEP, arr[-1]))
+    assert minutes_above([0.0, 60.0, 120.0], [5.0, 5.0, 3.0], 4.0, 0.0, 120.0) == pytest.approx(2.0)
+
+
+def test_handover_quality_is_the_q10_decay_up_to_each_handover():
+    """At the class's reference temperature, quality after h hours is q0·exp(−k_ref·h); the remaining shelf life
+    at the storage temperature follows; a trace of fewer than two samples leaves the product fresh."""
+    from solvers.thermal.route import handover_quality
+
+    cls = PRODUCT_CLASSES["leafy_veg"]
+    t = DEP + np.arange(0.0, 4 * 3600.0 + 1, 600.0)
+    y = np.full(t.shape, cls.t_ref)
+    y[-1] = np.nan  # empty at the end: skipped
+    q, life = handover_quality(t, y, [DEP + 3600.0, DEP + 3 * 3600.0], cls, 4.0)
+    assert q == pytest.approx(np.exp(-cls.k_ref * np.array([1.0, 3.0])), rel=1e-12)
+    assert life == pytest.approx(remaining_shelf_life_h(q, cls, 4.0))
+    q0, _ = handover_quality(t, y, DEP, cls, 4.0)
+    assert q0[0] == cls.q0
+
+
+def test_readable_trace_has_the_marks_and_ends_the_product_when_empty():
+    from solvers.thermal.route import readable_trace, simulate_zone
+
+    p = chilled_compartment()
+    arr, serv, cr = route(3)
+    tr = simulate_zone("chilled", 25.0, DEP, arr, serv, cr, cr * 8.0, compartment=p, end_s=arr[-1] + 1800.0)
+    grid, air, prod = readable_trace(tr, arr)
+    assert set(arr) <= set(grid) and np.all(np.diff(grid) > 0) and np.all(np.diff(grid) <= 300.0 + 1e-9)
+    assert air.shape == prod.shape == grid.shape
+    assert np.isnan(prod[-1]) and not np.isnan(prod[0])

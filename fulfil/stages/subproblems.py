@@ -1,0 +1,230 @@
+"""Stage 3: routing problems as arrays (depot = node 0, jobs 1..N) for :mod:`solvers.routing`.
+
+Travel times are conservative (the slowest hourly speed between dispatch and shift end,
+:func:`fulfil.feasibility.conservative_minutes`) so every window the solver meets still
+holds when :mod:`.assemble` re-times the trips exactly.  The promise, the insulated-box
+limit and the thermal model's proxy limits become per-vehicle deadlines.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from fulfil.feasibility import conservative_minutes
+from fulfil.network import Z
+from fulfil.night import CompiledNight
+from fulfil.stages.types import LAST_MILE, TRUNK, Job, Subproblem
+from fulfil.units import BIG_TIME_S, COST_SCALE
+
+#: Set points used to price a minute of transit for cold goods (DOMAIN.md §2.2/§2.4).
+SETPOINT_C = {0: -20.0, 1: 2.0}
+#: Assumed stop rate of the synthetic route behind a thermal proxy limit (stops per hour).
+PROXY_STOPS_PER_HOUR = 5.0
+
+
+def fleet(night: CompiledNight, tier: int, depot: int) -> list[tuple[int, int]]:
+    """Every vehicle ``(type, index)`` of ``tier`` based at global site ``depot``."""
+    v = night.net.vehicles
+    return [(t, k) for t in range(len(v.ids)) if v.tier[t] == tier and int(v.home[t]) == depot
+            for k in range(int(v.count[t]))]
+
+
+def _cost_arrays(night: CompiledNight, vehicles: list[tuple[int, int]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    v = night.net.vehicles
+    t = np.array([a for a, _ in vehicles], dtype=np.int64)
+    fixed = np.round(v.fixed_cost[t] * COST_SCALE).astype(np.int64)
+    per_m = v.cost_per_km[t] * COST_SCALE / 1000.0
+    per_s = v.cost_per_hour[t] * COST_SCALE / 3600.0
+    return fixed, per_m, per_s
+
+
+def spoilage_cost_per_s(night: CompiledNight, jobs: list[Job]) -> np.ndarray:
+    """Cost units per second of transit for each job: value × shelf life consumed per second
+    at the zone's set point (chilled 2 °C, frozen −20 °C)."""
+    from solvers.thermal.quality import shelf_life_h
+
+    net = night.net
+    rate = {}
+    for k in range(len(net.product_ids)):
+        z = int(net.product_zone[k])
+        cls = night.product_class[k]
+        if z in SETPOINT_C and cls is not None:
+            life_s = float(shelf_life_h(cls, SETPOINT_C[z])) * 3600.0
+            rate[k] = float(net.product_price[k]) / life_s * COST_SCALE
+    out = np.zeros(len(jobs) + 1)
+    for i, j in enumerate(jobs, start=1):
+        out[i] = sum(q * rate[k] for k, q in j.units.items() if k in rate)
+    return out
+
+
+def build_subproblem(night: CompiledNight, tier: int, owner: int, jobs: list[Job], depot: int,
+                     vehicles: list[tuple[int, int]], start_min: np.ndarray,
+                     cold_limits: dict[tuple[int, int], float] | None = None) -> Subproblem:
+    """The routing problem of one depot's jobs and fleet, vehicles leaving at ``start_min``."""
+    from solvers.routing import RoutingProblem
+
+    net, travel, pol = night.net, night.travel, night.policy
+    v = net.vehicles
+    N, V = len(jobs), len(vehicles)
+    sites = np.array([depot] + [j.site for j in jobs], dtype=np.int64)
+    uniq, inv = np.unique(sites, return_inverse=True)
+    dist_u = travel.distance_m(uniq, uniq)
+    tvec = np.array([a for a, _ in vehicles], dtype=np.int64)
+    t_from = float(start_min.min()) if V else 0.0
+    t_to = float(v.shift_close[tvec].max()) if V else 1.0
+    profiles = sorted({v.profile[t] for t in tvec}) or [night.default_profile]
+    minutes_u = conservative_minutes(travel, uniq, uniq, profiles, t_from, max(t_to, t_from + 1), dist_m=dist_u)
+    dist = np.round(dist_u[np.ix_(inv, inv)]).astype(np.int64)
+    travel_s = np.ceil(minutes_u[np.ix_(inv, inv)] * 60.0 - 1e-9).astype(np.int64)
+
+    site_id = np.concatenate([[-1], inv[1:]]).astype(np.int64)
+    fixed_s = np.zeros(N + 1, dtype=np.int64)
+    var_s = np.zeros(N + 1, dtype=np.int64)
+    tw_open = np.zeros(N + 1, dtype=np.int64)
+    tw_close = np.full(N + 1, BIG_TIME_S, dtype=np.int64)
+    # dimensions: crates per zone, kg per zone, then the body totals (movable partitions)
+    demand = np.zeros((N + 1, 2 * Z + 2), dtype=np.int64)
+    penalty = np.zeros(N + 1, dtype=np.int64)
+    for i, j in enumerate(jobs, start=1):
+        n_crates = int(j.crates.sum())
+        fixed_min = float(night.service_fixed_min[j.site])
+        per = float(night.service_per_crate_min[j.site])
+        tw_open[i] = int(math.floor(night.window_open[j.site] * 60))
+        if tier == LAST_MILE:
+            tw_close[i] = int(math.floor(night.window_close[j.site] * 60))
+        else:  # arrive in the receiving window and be unloaded before the last-mile dispatch
+            latest = min(night.window_close[j.site], net.fw_dispatch[j.owner] - fixed_min - per * n_crates)
+            tw_close[i] = int(math.floor(latest * 60))
+        fixed_s[i] = int(math.ceil(fixed_min * 60 - 1e-9))
+        var_s[i] = int(math.ceil(per * n_crates * 60 - 1e-9))
+        demand[i, :Z] = j.crates
+        demand[i, Z:2 * Z] = np.ceil(j.kg - 1e-9).astype(np.int64)
+        demand[i, 2 * Z] = j.crates.sum()
+        demand[i, 2 * Z + 1] = int(np.ceil(j.kg.sum() - 1e-9))
+        penalty[i] = int(round(pol.unserved_penalty_per_crate * max(1, n_crates) * COST_SCALE))
+
+    capacity = np.zeros((V, 2 * Z + 2), dtype=np.int64)
+    allowed = np.zeros((V, N + 1), dtype=bool)
+    deadline = np.full((V, N + 1), BIG_TIME_S, dtype=np.int64)
+    start_s = np.round(start_min * 60).astype(np.int64)
+    end_s = np.floor(v.shift_close[tvec] * 60).astype(np.int64)
+    no_limit = BIG_TIME_S / 60.0
+    chilled_min_out = float(net.product_max_out[net.product_zone == 1].min()) if (net.product_zone == 1).any() \
+        else no_limit
+    for a, (t, _) in enumerate(vehicles):
+        capacity[a, :Z] = v.crates[t]
+        capacity[a, Z:2 * Z] = np.floor(v.kg[t] + 1e-9).astype(np.int64)
+        capacity[a, 2 * Z] = v.total_crates[t]
+        capacity[a, 2 * Z + 1] = int(np.floor(v.total_kg[t] + 1e-9))
+        for i, j in enumerate(jobs, start=1):
+            allowed[a, i] = all(v.crates[t, z] > 0 for z in j.zones)
+            if not allowed[a, i]:
+                continue
+            limit = no_limit
+            if tier == LAST_MILE and (j.crates[0] > 0 or j.crates[1] > 0):
+                limit = pol.promise_minutes
+            if not v.refrigerated[t] and j.crates[1] > 0:
+                chilled = [k for k in j.units if int(net.product_zone[k]) == 1]
+                prod_lim = min((float(net.product_max_out[k]) for k in chilled), default=no_limit)
+                if tier == TRUNK:
+                    prod_lim = chilled_min_out
+                limit = min(limit, float(v.box_minutes[t]), prod_lim)
+            if cold_limits:  # proxy limits derived from the thermal model, per (vehicle type, zone)
+                for z in (0, 1):
+                    if j.crates[z] > 0 and (t, z) in cold_limits:
+                        limit = min(limit, cold_limits[(t, z)])
+            if limit < no_limit:
+                deadline[a, i] = int(math.floor(start_s[a] + limit * 60))
+    fixed, per_m, per_s = _cost_arrays(night, vehicles)
+    arrival_cost = (spoilage_cost_per_s(night, jobs) if tier == LAST_MILE and pol.spoilage_in_objective
+                    else np.zeros(0))
+    problem = RoutingProblem(
+        dist_m=dist, travel_s=travel_s, site=site_id, service_fixed_s=fixed_s, service_var_s=var_s,
+        tw_open_s=tw_open, tw_close_s=tw_close, demand=demand, capacity=capacity, allowed=allowed,
+        deadline_s=deadline, start_s=start_s, end_max_s=end_s, fixed_cost=fixed, cost_per_m=per_m,
+        cost_per_s=per_s, penalty=penalty, arrival_cost_per_s=arrival_cost,
+    )
+    return Subproblem(tier=tier, owner=owner, depot=depot, jobs=jobs, vehicles=vehicles, problem=problem,
+                      cold_limits=dict(cold_limits or {}))
+
+
+@dataclass
+class ProxyLimits:
+    """Thermal proxy limits, memoised for one planning run (no module-level cache)."""
+
+    night: CompiledNight
+    memo: dict[tuple, float | None] = field(default_factory=dict)
+
+    def for_warehouse(self, f: int, jobs: list[Job], vehicles: list[tuple[int, int]]) -> dict[tuple[int, int], float]:
+        """Minutes out of the cold room each refrigerated type's frozen/chilled goods may ride,
+        derived from the thermal model for this warehouse's stop pattern and tonight's weather."""
+        night = self.night
+        v = night.net.vehicles
+        out: dict[tuple[int, int], float] = {}
+        hour = int(night.net.fw_dispatch[f] // 60) % 24
+        t_out = float(max(night.weather_c[hour:hour + 3].tolist() or night.weather_c[:1].tolist()))
+        sites = np.array([j.site for j in jobs], dtype=np.int64)
+        # the stop pattern parks as long as tonight's stops do on average (shops and lockers)
+        service = (round(float(night.service_fixed_min[sites].mean()), 2),
+                   round(float(night.service_per_crate_min[sites].mean()), 3))
+        for t in sorted({t for t, _ in vehicles}):
+            if not v.refrigerated[t]:
+                continue
+            total = int(v.total_crates[t])
+            for z in (0, 1):
+                with_zone = [j.crates[z] for j in jobs if j.crates[z] > 0]
+                if v.crates[t, z] <= 0 or not with_zone:
+                    continue
+                lim = self._limit(t, z, int(v.crates[t, z]) / total, t_out, round(float(np.mean(with_zone)), 1),
+                                  service)
+                if lim is not None:
+                    out[(t, z)] = lim
+        return out
+
+    def _limit(self, t: int, z: int, frac: float, t_out: float, crates_per_stop: float,
+               service: tuple[float, float]) -> float | None:
+        from solvers.thermal.model import max_route_minutes
+
+        b = self.night.bodies
+        body = (float(b.k_w_m2k[t]), float(b.area_m2[t]), float(b.volume_m3[t]), bool(b.curtain[t]),
+                float(b.unit_kw[t]))
+        key = (body, z, round(frac, 3), t_out, crates_per_stop, service)
+        if key not in self.memo:
+            park_min = service[0] + service[1] * crates_per_stop
+            # the synthetic trip stops every 12 min, or less often when parking takes longer
+            per_hour = min(PROXY_STOPS_PER_HOUR, 60.0 / (park_min + 2.0))
+            res = max_route_minutes(compartment_params(self.night, t, z, frac), t_out,
+                                    stops_per_hour=per_hour, crates_per_stop=crates_per_stop,
+                                    service_fixed_min=service[0], service_per_crate_min=service[1])
+            self.memo[key] = float(res.max_minutes) if res.reason == "temperature" else None
+        return self.memo[key]
+
+
+def compartment_params(night: CompiledNight, t: int, z: int, fraction: float):
+    """Thermal parameters of vehicle type ``t``'s zone-``z`` compartment taking ``fraction`` of the body."""
+    from solvers.thermal.route import body_compartment
+
+    b = night.bodies
+    return body_compartment("frozen" if z == 0 else "chilled", fraction, k_w_m2k=float(b.k_w_m2k[t]),
+                            area_m2=float(b.area_m2[t]), volume_m3=float(b.volume_m3[t]),
+                            unit_kw=float(b.unit_kw[t]), curtain=bool(b.curtain[t]))
+
+
+def last_mile_subproblems(night: CompiledNight, jobs_by_fw: dict[int, list[Job]],
+                          proxy: ProxyLimits | None = None) -> list[Subproblem]:
+    """Each forward warehouse's last-mile subproblem (warehouses without jobs are left out)."""
+    net, travel = night.net, night.travel
+    proxy = proxy or ProxyLimits(night)
+    subs = []
+    for f, jobs in jobs_by_fw.items():
+        if not jobs:
+            continue
+        depot = travel.forward_index(f)
+        veh = fleet(night, LAST_MILE, depot)
+        start = np.array([max(net.fw_dispatch[f], net.vehicles.shift_open[t]) for t, _ in veh])
+        limits = proxy.for_warehouse(f, jobs, veh) if night.policy.cold_chain_model else {}
+        subs.append(build_subproblem(night, LAST_MILE, f, jobs, depot, veh, start, limits))
+    return subs

@@ -1,0 +1,84 @@
+"""Exact times of a routed trip: every leg timed at its departure time (time-dependent speeds).
+
+The solvers worked on conservative integer matrices; :func:`time_trip` re-times a trip with
+the exact traversal of each leg (earlier or equal, so windows and deadlines the solver met
+still hold), merges consecutive jobs at one site into one stop and sums what is handed over.
+Used by the cold-chain repair and by the assembly of the plan.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from fulfil.network import Z
+from fulfil.night import CompiledNight
+from fulfil.stages.jobs import crates_kg
+from fulfil.stages.types import LAST_MILE, RoutedTrip
+
+
+@dataclass
+class TimedStop:
+    site: int
+    owner: int
+    arrival: float
+    start: float
+    departure: float
+    leg_km: float
+    crates: np.ndarray  # int64[Z] handed over
+    kg: np.ndarray  # float64[Z]
+    units: dict[int, int] = field(default_factory=dict)  # last mile: product index → units
+
+
+@dataclass
+class TimedTrip:
+    trip: RoutedTrip
+    departure: float
+    ret: float
+    km: float
+    return_leg_km: float
+    stops: list[TimedStop]
+
+    @property
+    def load_crates(self) -> np.ndarray:
+        return sum((s.crates for s in self.stops), np.zeros(Z, dtype=np.int64))
+
+    @property
+    def load_kg(self) -> np.ndarray:
+        return sum((s.kg for s in self.stops), np.zeros(Z))
+
+
+def time_trip(night: CompiledNight, rt: RoutedTrip) -> TimedTrip:
+    net, travel = night.net, night.travel
+    profile = net.vehicles.profile[rt.vtype]
+    groups: list[list] = []
+    for j in rt.jobs:
+        if groups and groups[-1][0] == j.site:
+            groups[-1][1].append(j)
+        else:
+            groups.append([j.site, [j]])
+    cur, prev = rt.departure_min, rt.depot
+    total_km = 0.0
+    stops: list[TimedStop] = []
+    for site, jobs in groups:
+        km, mins = travel.leg(prev, site, cur, profile)
+        total_km += km
+        arrival = cur + mins
+        units: dict[int, int] = {}
+        if rt.tier == LAST_MILE:
+            for j in jobs:
+                for k, q in j.units.items():
+                    units[k] = units.get(k, 0) + q
+            crates, kg = crates_kg(units, net)
+        else:
+            crates = np.sum([j.crates for j in jobs], axis=0).astype(np.int64)
+            kg = np.sum([j.kg for j in jobs], axis=0).astype(float)
+        start = max(arrival, float(night.window_open[site]))
+        departure = start + float(night.service_fixed_min[site]) + float(night.service_per_crate_min[site]) * int(
+            crates.sum())
+        stops.append(TimedStop(site, jobs[0].owner, arrival, start, departure, km, crates, np.asarray(kg, float),
+                               units))
+        cur, prev = departure, site
+    km, mins = travel.leg(prev, rt.depot, cur, profile)
+    return TimedTrip(rt, rt.departure_min, cur + mins, total_km + km, km, stops)

@@ -1,0 +1,169 @@
+"""Stage 6: trunk trips central → forward warehouses, carrying what the last mile hands over.
+
+Each forward warehouse's load per zone is cut into chunks one trunk vehicle can carry whole
+(full truckloads first, the remainder last, so it can ride with another warehouse's load);
+trunks must arrive inside the receiving window and be unloaded before the warehouse's
+last-mile dispatch.  Goods a trunk cannot bring make the last-mile jobs that needed them
+unserved (``trunk_dropped``).  When the run was interrupted, unsolved centrals get the quick
+nearest-neighbour dispatch so the plan stays whole.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import replace
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from fulfil.network import Z
+from fulfil.night import CompiledNight
+from fulfil.scenario.schema import ZONES
+from fulfil.stages.jobs import PARTITIONS
+from fulfil.stages.last_mile import Routed, solve
+from fulfil.stages.subproblems import build_subproblem, fleet
+from fulfil.stages.types import LAST_MILE, TRUNK, Job, RoutedTrip, Subproblem, UnservedLine
+
+if TYPE_CHECKING:
+    from fulfil.executor import Executor
+    from fulfil.params import PlanParams
+
+
+def chunk_crates(total: int, kg: float, cap_crates: int, cap_kg: float) -> int:
+    """Crates of one full truckload of a zone: the crate limit, or fewer when weight binds first."""
+    if total <= 0:
+        return max(1, cap_crates)
+    per_crate = kg / total
+    by_kg = math.floor(cap_kg / per_crate + 1e-9) if per_crate > 0 else cap_crates
+    return max(1, min(cap_crates, by_kg))
+
+
+def trunk_jobs(night: CompiledNight, c: int, load_crates: np.ndarray, load_kg: np.ndarray) -> list[Job]:
+    """Chunks of each forward warehouse's load (supplied by central ``c``) one trunk vehicle carries whole."""
+    net, travel = night.net, night.travel
+    v = net.vehicles
+    types = [t for t in range(len(v.ids)) if v.tier[t] == TRUNK and v.count[t] > 0 and int(v.home[t]) == c]
+    jobs: list[Job] = []
+    for f in np.flatnonzero(net.fw_central == c):
+        present = tuple(z for z in range(Z) if load_crates[f, z] > 0)
+        if not present:
+            continue
+        for part in PARTITIONS:
+            groups = [g2 for g2 in (tuple(z for z in g if z in present) for g in part) if g2]
+            if all(any(all(v.crates[t, z] > 0 for z in g) for t in types) for g in groups):
+                break
+        for g in groups:
+            best: tuple[int, dict[int, int]] | None = None
+            for t in types:
+                if not all(v.crates[t, z] > 0 for z in g):
+                    continue
+                per = {z: chunk_crates(int(load_crates[f, z]), float(load_kg[f, z]), int(v.crates[t, z]),
+                                       float(v.kg[t, z])) for z in g}
+                n = max(math.ceil(load_crates[f, z] / per[z]) for z in g)
+                if best is None or n < best[0]:
+                    best = (n, per)
+            n, per = best if best is not None else (1, {z: max(1, int(load_crates[f, z])) for z in g})
+            for part_i in range(n):
+                crates = np.zeros(Z, dtype=np.int64)
+                kg = np.zeros(Z)
+                for z in g:
+                    total = int(load_crates[f, z])
+                    crates[z] = max(0, min(per[z], total - part_i * per[z]))
+                    kg[z] = load_kg[f, z] * (crates[z] / total) if total else 0.0
+                if crates.any():
+                    jobs.append(Job(site=travel.forward_index(int(f)), owner=int(f), zones=g, crates=crates, kg=kg))
+    return jobs
+
+
+def trunk_subproblems(night: CompiledNight, assign: np.ndarray,
+                      lm_trips: list[RoutedTrip]) -> tuple[list[Subproblem], list[Job]]:
+    """One problem per central warehouse with loads to carry and trunk vehicles to carry them, and
+    the loads of centrals without any (no trunk brings those)."""
+    from solvers.allocation import trunk_load
+
+    net, travel = night.net, night.travel
+    lm_crates = np.zeros((net.n_pickups, Z), dtype=np.int64)
+    lm_kg = np.zeros((net.n_pickups, Z))
+    for rt in lm_trips:
+        for j in rt.jobs:
+            lm_crates[j.owner] += j.crates
+            lm_kg[j.owner] += j.kg
+    load_c, load_kg = trunk_load(assign, lm_crates, lm_kg, np.ones(net.n_pickups, dtype=bool), net.n_forward)
+    subs = []
+    orphans: list[Job] = []
+    for c in range(len(net.central_ids)):
+        jobs = trunk_jobs(night, c, load_c, load_kg)
+        if not jobs:
+            continue
+        depot = travel.central_index(c)
+        veh = fleet(night, TRUNK, depot)
+        if not veh:
+            orphans += jobs
+            continue
+        start = np.array([max(night.policy.trunk_departure, net.vehicles.shift_open[t]) for t, _ in veh])
+        subs.append(build_subproblem(night, TRUNK, c, jobs, depot, veh, start))
+    return subs, orphans
+
+
+def route_trunk(night: CompiledNight, assign: np.ndarray, last_mile: Routed, params: PlanParams,
+                budget_s: float | None, executor: Executor) -> Routed:
+    """Trunk trips for ``last_mile``'s trips; last-mile jobs whose goods no trunk brings become unserved."""
+    from fulfil.routing_tasks import solve_subproblems
+
+    subs, orphans = trunk_subproblems(night, assign, last_mile.trips)
+    sols: dict = {}
+    interrupted = last_mile.interrupted
+    if not interrupted and subs:
+        sols, interrupted = solve(subs, params, budget_s, "trunk", executor)
+    if interrupted:
+        from fulfil.executor import SerialBackend
+
+        missing = [i for i in range(len(subs)) if i not in sols]
+        quick, _ = solve_subproblems([subs[i].problem for i in missing], [None] * len(missing), "nearest",
+                                     SerialBackend(), "trunk (quick dispatch)")
+        sols.update({missing[i]: s for i, s in quick.items()})
+    short = np.zeros((night.net.n_forward, Z), dtype=bool)
+    for j in orphans:
+        for z in j.zones:
+            short[j.owner, z] = True
+    trips: list[RoutedTrip] = []
+    for i, sp in enumerate(subs):
+        sol = sols.get(i)
+        dropped = sol.dropped if sol is not None else range(1, len(sp.jobs) + 1)
+        for n in dropped:
+            j = sp.jobs[int(n) - 1]
+            for z in j.zones:
+                short[j.owner, z] = True
+        if sol is None:
+            continue
+        for a, r in enumerate(sol.routes):
+            if len(r):
+                t, k = sp.vehicles[a]
+                trips.append(RoutedTrip(TRUNK, t, k, sp.depot, float(sp.problem.start_s[a]) / 60.0,
+                                        [sp.jobs[int(n) - 1] for n in r]))
+    lm_kept, unserved = _reconcile(night, last_mile.trips, short)
+    return Routed(trips + lm_kept, last_mile.unserved + unserved, interrupted)
+
+
+def _reconcile(night: CompiledNight, lm_trips: list[RoutedTrip],
+               short: np.ndarray) -> tuple[list[RoutedTrip], list[UnservedLine]]:
+    """Take off the last-mile jobs whose zone a trunk could not bring to their warehouse."""
+    net = night.net
+    if not short.any():
+        return lm_trips, []
+    unserved: list[UnservedLine] = []
+    keep: list[RoutedTrip] = []
+    for rt in lm_trips:
+        f = rt.depot - night.travel.n_central
+        kept = []
+        for j in rt.jobs:
+            if rt.tier == LAST_MILE and any(short[f, z] for z in j.zones):
+                for k, q in j.units.items():
+                    unserved.append(UnservedLine(j.owner, k, q, "trunk_dropped",
+                                                 f"the trunk fleet could not bring {net.forward_ids[f]}'s "
+                                                 f"{'/'.join(ZONES[z] for z in j.zones)} goods in time"))
+            else:
+                kept.append(j)
+        if kept:
+            keep.append(replace(rt, jobs=kept))
+    return keep, unserved

@@ -70,6 +70,7 @@ from __future__ import annotations
 import concurrent.futures as cf
 import os
 import signal
+import threading
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
@@ -109,6 +110,11 @@ class Executor:
     def as_completed(self, futures: Iterable[cf.Future]) -> Iterator[cf.Future]:
         """Yield ``futures`` as they complete (already completed ones first)."""
         return cf.as_completed(list(futures))
+
+    def warm_up(self) -> None:
+        """Start the workers now, in the background, so that they are ready when the first
+        tasks come (the caller prepares them meanwhile); a no-op where nothing needs starting."""
+        return None
 
     def shutdown(self, cancel: bool = False) -> None:
         """Release the workers.
@@ -150,6 +156,10 @@ class SerialBackend(Executor):
         return None
 
 
+def _noop() -> None:
+    return None
+
+
 def _ignore_sigint() -> None:
     """Worker initializer: Ctrl-C is the parent's business."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -174,15 +184,33 @@ class ProcessPoolBackend(Executor):
             raise ValueError(f"ProcessPoolBackend: workers must be >= 0, got {workers!r}")
         self._n = n
         self._pool = cf.ProcessPoolExecutor(max_workers=n, mp_context=_context(), initializer=_ignore_sigint)
+        self._warming: threading.Thread | None = None
 
     @property
     def workers(self) -> int:
         return self._n
 
+    def warm_up(self) -> None:
+        # The first worker waits for the forkserver to start and import PRELOAD (about 0.5 s);
+        # a thread of this process asks for the workers while the caller goes on.
+        def start() -> None:
+            for _ in range(self._n):
+                self._pool.submit(_noop)
+
+        if self._warming is None:
+            self._warming = threading.Thread(target=start, name="fulfil-warm-up", daemon=True)
+            self._warming.start()
+
+    def _warmed(self) -> None:
+        if self._warming is not None:
+            self._warming.join()
+
     def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> cf.Future:
+        self._warmed()
         return self._pool.submit(fn, *args, **kwargs)
 
     def shutdown(self, cancel: bool = False) -> None:
+        self._warmed()
         if not cancel:
             self._pool.shutdown(wait=True)
             return

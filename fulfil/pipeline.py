@@ -46,6 +46,21 @@ def plan_night(scenario: Scenario | CompiledNight, params: PlanParams | None = N
     routing subproblems (default: a process pool of ``params.workers``, closed at the end).
     """
     from fulfil.executor import make_executor
+
+    params = params or PlanParams()
+    clock = _Clock()
+    own = executor is None
+    ex = make_executor(params.workers) if own else executor
+    try:
+        return _plan(scenario, params, source, ex, clock, own)
+    except BaseException:
+        if own:
+            ex.shutdown(cancel=True)
+        raise
+
+
+def _plan(scenario: Scenario | CompiledNight, params: PlanParams, source: str, ex: Executor, clock: _Clock,
+          own: bool) -> Plan:
     from fulfil.feasibility import precheck
     from fulfil.stages.allocate import allocate
     from fulfil.stages.assemble import assemble_plan
@@ -55,8 +70,7 @@ def plan_night(scenario: Scenario | CompiledNight, params: PlanParams | None = N
     from fulfil.stages.subproblems import last_mile_subproblems
     from fulfil.stages.trunk import route_trunk
 
-    params = params or PlanParams()
-    clock = _Clock()
+    ex.warm_up()  # workers start while the night is compiled and the problems built
     night = scenario if isinstance(scenario, CompiledNight) else compile_night(scenario)
     precheck(night, source)
     clock.lap("compile_s")
@@ -71,8 +85,6 @@ def plan_night(scenario: Scenario | CompiledNight, params: PlanParams | None = N
     clock.lap("build_s")
 
     lm_budget, trunk_budget = params.budgets()
-    own = executor is None
-    ex = make_executor(params.workers) if own else executor
     interrupted = False
     try:
         log.info("routing last mile: %d forward warehouses, %d jobs, %d workers", len(subs),

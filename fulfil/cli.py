@@ -11,9 +11,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import shutil
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -60,56 +58,18 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _replace_folder(out: Path, name: str, files: dict[str, str]) -> None:
-    """Write ``files`` into a fresh temporary folder, then swap it in for ``out/name`` whole."""
-    tmp = Path(tempfile.mkdtemp(prefix=f".{name}.", dir=out))
-    try:
-        for fname, text in files.items():
-            (tmp / fname).write_text(text, encoding="utf-8")
-        final = out / name
-        if final.exists():
-            old = out / f".{name}.old.{os.getpid()}"
-            final.rename(old)
-            tmp.rename(final)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            tmp.rename(final)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+def _executor(args: argparse.Namespace):
+    """The executor the command's parallel work runs on: ``--cluster`` (or FULFIL_CLUSTER), else a
+    process pool of ``--workers``."""
+    from fulfil.executor import cluster_from_env, make_executor
+
+    cluster = getattr(args, "cluster", None) or cluster_from_env()
+    return make_executor(args.workers, cluster=cluster)
 
 
-def write_plan_dir(plan: Plan, out: Path, scenario=None, charts: int | None = 2) -> None:
-    """Write plan.json, trip sheets, loading lists, unserved.csv, summary.txt (and with ``scenario``
-    the map and temperature charts).  Each file is replaced atomically, the sheet folders as a
-    whole, and plan.json comes last: its presence means the rest is complete."""
-    from fulfil.output import write_text_atomic
-    from fulfil.plan_model import trip_rows, write_plan
-    from fulfil.report.tables import loading_list_csv, summary, trip_sheets, unserved_csv
+def _plan_params(args: argparse.Namespace):
+    from fulfil.params import PlanParams
 
-    out.mkdir(parents=True, exist_ok=True)
-    _replace_folder(out, "route_sheets", trip_sheets(plan))
-    _replace_folder(out, "loading_lists", {f"{name[:-4]}.csv": loading_list_csv(row) for name, row in
-                                           zip(trip_sheets(plan), trip_rows(plan), strict=True)})
-    write_text_atomic(out / "unserved.csv", unserved_csv(plan))
-    write_text_atomic(out / "summary.txt", summary(plan) + "\n")
-    if scenario is not None:
-        from fulfil.report.charts import write_thermal_charts
-        from fulfil.report.maps import plot_plan_map
-
-        plot_plan_map(plan, scenario, out / "map.png")
-        write_thermal_charts(plan, out, max_routes=charts)
-    write_plan(plan, out / "plan.json")
-
-
-def _cmd_plan(args: argparse.Namespace) -> int:
-    from fulfil.pipeline import PlanParams, plan_night
-    from fulfil.plan_model import CheckResult
-    from fulfil.report.tables import summary
-    from fulfil.scenario import load_scenario
-
-    path = Path(args.scenario)
-    out = Path(args.out)
     if args.time_limit is not None and args.time_limit < 0:
         raise UsageError("--time-limit must be positive (or 0 for no time limit, with --solutions)")
     if args.time_limit is None and args.solutions is None:
@@ -118,12 +78,31 @@ def _cmd_plan(args: argparse.Namespace) -> int:
         raise UsageError("--solutions must be at least 1")
     if args.workers < 0:
         raise UsageError("--workers must be 0 (one per core) or more")
-    params = PlanParams(time_limit_s=args.time_limit, solution_limit=args.solutions, seed=args.seed,
-                        workers=args.workers, engine=args.engine)
+    if getattr(args, "cities", 1) < 1:
+        raise UsageError("--cities must be at least 1")
+    return PlanParams(time_limit_s=args.time_limit, solution_limit=args.solutions, seed=args.seed,
+                      workers=args.workers, engine=args.engine)
+
+
+def _cmd_plan(args: argparse.Namespace) -> int:
+    paths = [Path(p) for p in args.scenario]
+    if len(paths) > 1 or paths[0].is_dir():
+        return _cmd_plan_national(args, paths)
+    if args.resume:
+        raise UsageError("--resume is for several cities (several scenario files or a folder of them)")
+    from fulfil.pipeline import plan_night
+    from fulfil.plan_model import CheckResult
+    from fulfil.report.tables import summary
+    from fulfil.scenario import load_scenario
+
+    path = paths[0]
+    out = Path(args.out)
+    params = _plan_params(args)
     t0 = time.perf_counter()
     log.info("loading %s", path)
     s = load_scenario(path)
-    plan = plan_night(s, params, source=path.name)
+    with _executor(args) as ex:
+        plan = plan_night(s, params, source=path.name, executor=ex)
     violations = []
     if not args.no_check:
         from fulfil.checker import check_plan
@@ -134,6 +113,8 @@ def _cmd_plan(args: argparse.Namespace) -> int:
         for v in violations:
             by_cause[v.cause] = by_cause.get(v.cause, 0) + 1
         plan = plan.model_copy(update={"check": CheckResult(violations=len(violations), by_cause=by_cause)})
+    from fulfil.report.plan_dir import write_plan_dir
+
     write_plan_dir(plan, out, s, charts=None if args.charts < 0 else args.charts)
     print(summary(plan))
     n_trips = sum(1 for _ in plan.trips())
@@ -147,6 +128,27 @@ def _cmd_plan(args: argparse.Namespace) -> int:
     if not args.no_check:
         print("Independent check: no violation.")
     return plan.code
+
+
+def _cmd_plan_national(args: argparse.Namespace, paths: list[Path]) -> int:
+    from fulfil.national import plan_national, scenario_files
+
+    files = scenario_files(paths)
+    params = _plan_params(args)
+    out = Path(args.out)
+    t0 = time.perf_counter()
+    with _executor(args) as ex:
+        results = plan_national(files, params, ex, out, resume=args.resume, concurrent=args.cities,
+                                charts=None if args.charts < 0 else args.charts, check=not args.no_check)
+    print((out / "national.txt").read_text(encoding="utf-8"))
+    print(f"Wrote {len(results)} city folders and {out / 'national.csv'} ({time.perf_counter() - t0:.1f} s)")
+    if any(r.status == "failed" for r in results):
+        return 1
+    if any(r.status == "violations" for r in results):
+        return 4
+    if any(r.status == "interrupted" for r in results):
+        return 130
+    return 0
 
 
 def _cmd_check(args: argparse.Namespace) -> int:
@@ -201,9 +203,10 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument("-q", "--quiet", action="store_true", default=argparse.SUPPRESS, help="no progress lines")
     sub = p.add_subparsers(dest="command", required=True)
 
-    sp = sub.add_parser("plan", parents=[common], help="plan one night and write DIR/plan.json + route sheets")
-    sp.add_argument("scenario")
-    sp.add_argument("--out", required=True, help="output folder")
+    sp = sub.add_parser("plan", parents=[common], help="plan one night and write DIR/plan.json + trip sheets; "
+                                                        "several cities: one folder each + a national summary")
+    sp.add_argument("scenario", nargs="+", help="a scenario file; or several, or folders of them (a national night)")
+    sp.add_argument("--out", required=True, help="output folder (several cities: OUT/<city>/ and OUT/national.csv)")
     sp.add_argument("--time-limit", type=float, default=12.0, help="routing wall-clock budget, s (default 12)")
     sp.add_argument("--solutions", type=int, default=None,
                     help="deterministic budget: max solutions per routing subproblem; with --time-limit 0 "
@@ -215,6 +218,11 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--charts", type=int, default=2,
                     help="temperature charts for the first N routes in DIR/thermal/ (-1 = all; ~1 s each)")
     sp.add_argument("--no-check", action="store_true", help="skip the independent check at the end")
+    sp.add_argument("--cluster", default=None,
+                    help="run the routing on a Dask cluster: tcp://HOST:8786 (an existing scheduler) or local:N "
+                         "(N workers on this machine); default: FULFIL_CLUSTER, else a process pool of --workers")
+    sp.add_argument("--resume", action="store_true", help="several cities: skip those already planned in OUT")
+    sp.add_argument("--cities", type=int, default=2, help="several cities: how many are planned at a time (default 2)")
     sp.set_defaults(func=_cmd_plan)
 
     sc = sub.add_parser("check", parents=[common], help="re-verify a plan against its scenario (exit 0 only when clean)")
@@ -274,6 +282,8 @@ def build_parser() -> argparse.ArgumentParser:
     sro.add_argument("--out", required=True, help="output folder")
     sro.add_argument("--seed", type=int, default=None, help="demand and routing seed (default: the region's)")
     sro.add_argument("--workers", type=int, default=0, help="worker processes (0 = one per core)")
+    sro.add_argument("--cluster", default=None,
+                     help="simulate the days on a Dask cluster: tcp://HOST:8786 or local:N (default: FULFIL_CLUSTER)")
     sro.add_argument("--variants", default=None, help="comma-separated variants of the region file, the first is "
                                                       "the baseline (default: the region's simulation.variants)")
     sro.add_argument("--solutions", type=int, default=None,

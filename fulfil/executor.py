@@ -44,37 +44,50 @@ Adding a backend
 ----------------
 A backend subclasses :class:`Executor` and implements ``submit``, ``shutdown`` and
 ``workers``; ``as_completed`` and the context manager come from the base class and work on
-any :class:`concurrent.futures.Future`. A Dask backend is therefore a few lines::
+any :class:`concurrent.futures.Future`.
 
-    class DaskBackend(Executor):
-        def __init__(self, client):            # a dask.distributed.Client
-            self._client = client
-        @property
-        def workers(self):
-            return sum(self._client.nthreads().values())
-        def submit(self, fn, *args, **kwargs):
-            return self._client.submit(fn, *args, pure=False, **kwargs)
-        def as_completed(self, futures):
-            from dask.distributed import as_completed
-            return as_completed(list(futures))
-        def shutdown(self, cancel=False):
-            ...                                # client.cancel(pending) when cancel
+Several machines: :class:`DaskBackend`
+--------------------------------------
+``make_executor(workers, cluster="tcp://HOST:8786")`` connects to a running Dask scheduler
+(``dask scheduler`` on one machine, ``dask worker tcp://HOST:8786`` on each; every machine,
+the scheduler's included, needs the same fulfil installed with ``pip install
+"fulfil[distributed]"``); ``cluster="local:N"`` starts a ``LocalCluster`` of ``N``
+single-threaded worker processes bound to 127.0.0.1. :func:`cluster_from_env` reads
+``FULFIL_CLUSTER``. ``dask.distributed`` is imported only here, when a cluster is asked for.
 
-``client.submit`` returns ``distributed.Future`` objects with the same ``result()``,
-``done()``, ``cancel()`` shape, so the callers (:func:`fulfil.routing_tasks.solve_subproblems`,
-the rollout, the bench) need no change.
+``Client.submit`` (``pure=False``: every call runs) returns ``distributed.Future`` objects with
+the same ``result()``, ``done()``, ``cancel()`` shape, so the callers
+(:func:`fulfil.routing_tasks.solve_subproblems`, the rollout, the bench) need no change.
+On connecting, every worker and the scheduler run :func:`fulfil_version_on_worker`; a
+machine that cannot import fulfil, or runs another version, is a :class:`ClusterError`
+naming its address and both versions (workers that join later are not checked). A worker
+that dies mid-run loses no task: the scheduler runs its tasks elsewhere (a task that was
+running on ``distributed.scheduler.allowed-failures`` + 1 workers that died, 3 + 1 by default,
+fails with ``KilledWorker`` instead: it is probably what kills them).
 """
 
 from __future__ import annotations
 
 import concurrent.futures as cf
+import functools
 import os
+import re
 import signal
 import threading
-from collections.abc import Callable, Iterable, Iterator
+import weakref
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
-__all__ = ["PRELOAD", "Executor", "ProcessPoolBackend", "SerialBackend", "cpu_count", "make_executor"]
+from fulfil.errors import UsageError
+
+__all__ = ["CLUSTER_ENV", "PRELOAD", "ClusterError", "DaskBackend", "Executor", "ProcessPoolBackend",
+           "SerialBackend", "check_cluster", "cluster_from_env", "connect_cluster", "cpu_count",
+           "fulfil_version_on_worker", "make_executor", "version_problems"]
+
+#: Environment variable :func:`cluster_from_env` reads (a cluster address, as ``make_executor(cluster=)`` takes).
+CLUSTER_ENV = "FULFIL_CLUSTER"
+#: Seconds :func:`make_executor` waits for a scheduler to answer and for a first worker to join.
+CONNECT_TIMEOUT_S = 10.0
 
 #: Modules the forkserver imports once, so that forked workers start warm.
 PRELOAD: tuple[str, ...] = ("numpy", "ortools.constraint_solver.pywrapcp", "solvers.routing")
@@ -226,17 +239,251 @@ class ProcessPoolBackend(Executor):
             p.join(timeout=5.0)
 
 
-def make_executor(workers: int) -> Executor:
-    """The default executor for ``workers``: ``1`` serial, ``0`` one process per core, else that many.
+class ClusterError(UsageError):
+    """A Dask cluster cannot be used: ``dask[distributed]`` is not installed, the address is
+    malformed or does not answer, no worker joins, or a machine cannot import this fulfil
+    (or runs another version). ``problems`` lists every problem found."""
+
+    def __init__(self, problems: list[str] | str):
+        self.problems = [problems] if isinstance(problems, str) else list(problems)
+        super().__init__("\n".join(self.problems))
+
+
+def fulfil_version_on_worker() -> str:
+    """``fulfil.__version__`` where this runs, or why fulfil cannot be imported there.
+
+    Sent to every worker (``Client.run``) and the scheduler on connecting. A machine without
+    fulfil already fails to unpickle this function; that error comes back instead of a string.
+    """
+    try:
+        import fulfil
+    except Exception as exc:  # noqa: BLE001 - ImportError, or whatever a broken install raises
+        return f"cannot import fulfil: {type(exc).__name__}: {exc}"
+    return str(getattr(fulfil, "__version__", "unknown"))
+
+
+def version_problems(reports: Mapping[str, Any], expected: str, role: str = "worker") -> list[str]:
+    """What is wrong in ``{address: fulfil_version_on_worker() result, or the exception it raised}``.
+
+    One line per machine that cannot import fulfil or runs a version other than ``expected``;
+    ``[]`` when all agree.
+    """
+    out = []
+    for addr, got in sorted(reports.items(), key=lambda kv: str(kv[0])):
+        if isinstance(got, BaseException):
+            # an import error while unpickling the check comes back wrapped in a plain Exception
+            text = str(got) if type(got) is Exception else f"{type(got).__name__}: {got}"
+            if isinstance(got, ImportError) or "ImportError" in text or "ModuleNotFoundError" in text:
+                got = f"cannot import fulfil: {text}"
+            else:
+                out.append(f"{role} {addr} did not answer the fulfil version check: {text}")
+                continue
+        got = str(got)
+        if got.startswith("cannot import fulfil"):
+            out.append(f"{role} {addr} {got} (this process runs fulfil {expected}); "
+                       f"install fulfil {expected} there, with its distributed extra")
+        elif got != expected:
+            out.append(f"{role} {addr} runs fulfil {got}, this process runs fulfil {expected}; "
+                       "install the same version on every machine")
+    return out
+
+
+def check_cluster(client: Any, expected: str | None = None) -> None:
+    """Raise :class:`ClusterError` unless every worker and the scheduler of ``client`` import
+    fulfil ``expected`` (default: this process's ``fulfil.__version__``)."""
+    if expected is None:
+        import fulfil
+
+        expected = fulfil.__version__
+    reports = client.run(fulfil_version_on_worker, on_error="return")
+    problems = version_problems(reports, expected, "worker")
+    try:
+        sched: Any = client.run_on_scheduler(fulfil_version_on_worker)
+    except Exception as exc:  # noqa: BLE001 - reported like a worker's
+        sched = exc
+    problems += version_problems({client.scheduler.address: sched}, expected, "scheduler")
+    if problems:
+        raise ClusterError(problems)
+
+
+def cluster_from_env(environ: Mapping[str, str] | None = None) -> str | None:
+    """The cluster address in ``FULFIL_CLUSTER`` (``tcp://HOST:PORT`` or ``local:N``), or ``None``."""
+    value = (os.environ if environ is None else environ).get(CLUSTER_ENV, "").strip()
+    return value or None
+
+
+def _ignore_sigint_on_worker(dask_worker: Any = None) -> None:
+    try:
+        _ignore_sigint()
+    except ValueError:  # pragma: no cover - not the worker's main thread
+        pass
+
+
+def _sigint_plugin() -> Any:
+    """A worker plugin (restarted workers get it too): workers of a local cluster ignore Ctrl-C,
+    which is the parent's business, like the process pool's."""
+    from dask.distributed import WorkerPlugin
+
+    class IgnoreSigint(WorkerPlugin):
+        idempotent = True
+        name = "fulfil-ignore-sigint"
+
+        def setup(self, worker: Any) -> None:
+            _ignore_sigint_on_worker()
+
+    return IgnoreSigint()
+
+
+class DaskBackend(Executor):
+    """Tasks on a Dask cluster through a ``distributed.Client``; see the module docstring.
+
+    Parameters
+    ----------
+    client : distributed.Client
+        Connected (``make_executor(..., cluster=...)`` or :func:`connect_cluster` make one and
+        check the workers' fulfil).
+    cluster : distributed.LocalCluster, optional
+        A cluster this backend started: closed by :meth:`shutdown`.
+    """
+
+    def __init__(self, client: Any, cluster: Any = None):
+        self._client = client
+        self._cluster = cluster
+        self._futures: weakref.WeakSet = weakref.WeakSet()  # submitted, still referenced
+        self._lock = threading.Lock()  # callers may submit from several threads
+        self._closed = False
+
+    @property
+    def client(self) -> Any:
+        """distributed.Client: the connection to the scheduler."""
+        return self._client
+
+    @property
+    def workers(self) -> int:
+        """Total worker threads of the cluster now (at least 1)."""
+        return max(1, sum(self._client.nthreads().values()))
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
+        # keyword arguments travel inside a partial, so that none is taken for one of
+        # Client.submit's own (key=, workers=, retries=, priority=, ...)
+        task = functools.partial(fn, **kwargs) if kwargs else fn
+        fut = self._client.submit(task, *args, pure=False)
+        with self._lock:
+            self._futures.add(fut)
+        return fut
+
+    def as_completed(self, futures: Iterable[Any]) -> Iterator[Any]:
+        from dask.distributed import as_completed
+
+        return iter(as_completed(list(futures), loop=self._client.loop))
+
+    def shutdown(self, cancel: bool = False) -> None:
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            submitted = list(self._futures)
+        try:
+            pending = [f for f in submitted if not f.done()]
+            if pending:
+                if cancel:
+                    self._client.cancel(pending)
+                else:
+                    from dask.distributed import wait
+
+                    wait(pending)
+        finally:
+            try:
+                self._client.close()
+            finally:
+                if self._cluster is not None:
+                    self._cluster.close()
+
+
+_LOCAL = re.compile(r"local(?::(\d+))?")
+_ADDRESS = re.compile(r"[a-z][a-z0-9+.-]*://\S+")
+
+
+def connect_cluster(address: str, *, workers: int = 0, timeout_s: float = CONNECT_TIMEOUT_S) -> DaskBackend:
+    """A :class:`DaskBackend` on the cluster at ``address``, its workers checked.
+
+    ``address``: ``"tcp://HOST:PORT"`` (any address ``distributed.Client`` takes) connects to a
+    running scheduler and waits up to ``timeout_s`` for it and for a first worker;
+    ``"local:N"`` starts a LocalCluster of ``N`` single-threaded worker processes on
+    127.0.0.1 (``"local"``: ``workers`` of them, ``0`` one per core).
+
+    Raises
+    ------
+    ClusterError
+        ``dask[distributed]`` missing, a malformed address, no scheduler or no worker within
+        ``timeout_s``, or a worker (or the scheduler) that cannot import this fulfil or runs
+        another version.
+    """
+    text = str(address).strip()
+    local = _LOCAL.fullmatch(text)
+    if not local and not _ADDRESS.fullmatch(text):
+        raise ClusterError(f"cluster address {text!r} is neither 'tcp://HOST:PORT' nor 'local:N'")
+    n_local = 0
+    if local:
+        n_local = int(local.group(1)) if local.group(1) is not None else (int(workers) or cpu_count())
+        if n_local < 1:
+            raise ClusterError(f"cluster address {text!r}: a local cluster needs at least 1 worker")
+    try:
+        from dask.distributed import Client, LocalCluster
+    except ImportError as exc:
+        raise ClusterError(f'cluster address {text!r} needs Dask: pip install "fulfil[distributed]" ({exc})') from exc
+
+    cluster = client = None
+    try:
+        if local:
+            # no dashboard; the scheduler's small HTTP server (health, metrics) on a free loopback
+            # port rather than 8787, which a user's own Dask dashboard may hold
+            cluster = LocalCluster(n_workers=n_local, threads_per_worker=1, processes=True, host="127.0.0.1",
+                                   dashboard_address=None, scheduler_kwargs={"dashboard_address": "127.0.0.1:0"})
+            client = Client(cluster, set_as_default=False)
+        else:
+            try:
+                client = Client(text, timeout=timeout_s, set_as_default=False)
+            except (OSError, TimeoutError, ValueError) as exc:
+                raise ClusterError(f"cluster address {text!r}: no Dask scheduler answered within {timeout_s:g} s "
+                                   f"({exc})") from exc
+            try:
+                client.wait_for_workers(1, timeout=timeout_s)
+            except TimeoutError as exc:
+                raise ClusterError(f"cluster address {text!r}: the scheduler answered but no worker joined within "
+                                   f"{timeout_s:g} s (start some with: dask worker {text})") from exc
+        check_cluster(client)
+        if local:
+            client.register_plugin(_sigint_plugin())
+    except BaseException:
+        if client is not None:
+            client.close()
+        if cluster is not None:
+            cluster.close()
+        raise
+    return DaskBackend(client, cluster)
+
+
+def make_executor(workers: int, cluster: str | None = None, *,
+                  connect_timeout_s: float = CONNECT_TIMEOUT_S) -> Executor:
+    """The executor for ``workers`` and ``cluster``.
+
+    ``cluster=None``: ``workers`` ``1`` serial, ``0`` one process per core, else that many
+    processes. ``cluster="tcp://HOST:PORT"`` or ``"local:N"``: a :class:`DaskBackend`
+    (:func:`connect_cluster`; ``workers`` is then ignored, except by a bare ``"local"``).
 
     Raises
     ------
     ValueError
         When ``workers`` is negative.
+    ClusterError
+        When the cluster cannot be used (see :func:`connect_cluster`).
     """
     n = int(workers)
     if n < 0:
         raise ValueError(f"workers must be >= 0 (0 = one per core), got {workers!r}")
+    if cluster is not None and str(cluster).strip():
+        return connect_cluster(cluster, workers=n, timeout_s=connect_timeout_s)
     if n == 0:
         n = cpu_count()
     if n == 1:

@@ -74,7 +74,8 @@ def site_variants(region: Region, variants: list[str]) -> dict[str, list[PhasePl
 
 
 def run_rollout(region: Region, *, variants: list[str] | None = None, days: int | None = None,
-                seed: int | None = None, workers: int = 1, solution_limit: int | None = None) -> RolloutResult:
+                seed: int | None = None, workers: int = 1, solution_limit: int | None = None,
+                cluster: str | None = None) -> RolloutResult:
     """Site, simulate and compare; the first variant is the baseline of the comparison."""
     from fulfil.rollout.compare import compare_variants
     from fulfil.rollout.simulate import aggregate, phase_network, simulate
@@ -95,7 +96,7 @@ def run_rollout(region: Region, *, variants: list[str] | None = None, days: int 
     log.info("simulating %d variant(s) × %d phases × %d days = %d nightly plans on %d worker(s)",
              len(variants), len(plans[variants[0]]), days, len(nets) * days, workers)
     t1 = time.perf_counter()
-    results = simulate(nets, days, workers)
+    results = simulate(nets, days, workers, cluster=cluster)
     sim_s = time.perf_counter() - t1
     agg = aggregate(results)
     comp = compare_variants(results, variants[0], list(COMPARED), seed=seed) if len(variants) > 1 else []
@@ -173,8 +174,10 @@ def cmd_rollout(args: argparse.Namespace) -> int:
     log.info("loading %s", path)
     region = load_region(path)
     workers = args.workers or (os.cpu_count() or 1)
+    from fulfil.executor import cluster_from_env
+
     res = run_rollout(region, variants=variants, days=args.days, seed=args.seed, workers=workers,
-                      solution_limit=args.solutions)
+                      solution_limit=args.solutions, cluster=args.cluster or cluster_from_env())
     out = Path(args.out)
     summary = write_outputs(res, out)
     print(summary)

@@ -26,6 +26,7 @@ in the phase and counted as unserved demand, with the reason.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -132,6 +133,8 @@ def plan_phases(region: Region, variant: Variant, base: list[PhasePlan] | None =
     prev_pp = np.zeros(0, dtype=np.int64)
     prev_fw = np.zeros(0, dtype=np.int64)
     prev_set = np.zeros(0, dtype=np.int64)
+    t_start = time.perf_counter()
+    sited = 0
     for k, phase in enumerate(PHASES):
         if base is not None:
             target = base[k].communities  # same phase areas as the baseline, for a like-for-like comparison
@@ -149,8 +152,13 @@ def plan_phases(region: Region, variant: Variant, base: list[PhasePlan] | None =
         servable = target[c_ok[target]]
         for c in target[~c_ok[target]]:
             reason[int(c)] = "no forward warehouse site within reach"
+        t_phase = time.perf_counter()
+        log.info("  %s (phase %d/%d): siting pickup points for %d communities ...", phase, k + 1, len(PHASES),
+                 len(target))
         pps = site_pickups(region, servable, design[servable], previous=prev_pp, lockers=variant.lockers,
                            usable=pp_ok)
+        log.info("  %s: %d pickup points open (%.1f s); siting forward warehouses ...", phase, len(pps.open),
+                 time.perf_counter() - t_phase)
         unc = pps.uncovered_share.copy()
         unc[target[~c_ok[target]]] = 1.0
         for c in servable:
@@ -182,10 +190,14 @@ def plan_phases(region: Region, variant: Variant, base: list[PhasePlan] | None =
             uncovered_reason=reason, design_orders=design, pp_stats=pps.stats, fw_stats=fws.stats,
             seed_community=seed, extra_fw=list(fws.extra),
         )
+        spent = time.perf_counter() - t_start
+        sited += len(target)
+        left = sum(C if ph == "full" else len(target) for ph in PHASES[k + 1:])  # later phases are no smaller
         log.info("  %s: %d communities, %d pickup points (%d lockers), %d forward warehouses; "
-                 "siting %s/%s in %.1f s", phase, len(target), len(opened_pp),
+                 "siting %s/%s in %.1f s%s", phase, len(target), len(opened_pp),
                  sum(region.pickup_sites[p].kind == "locker" for p in opened_pp), len(fws.open),
-                 pps.stats.status, fws.stats.status, pps.stats.wall_s + fws.stats.wall_s)
+                 pps.stats.status, fws.stats.status, pps.stats.wall_s + fws.stats.wall_s,
+                 f"; about {spent / max(sited, 1) * left:.0f} s of siting left" if left else "")
         plans.append(plan)
         prev_pp, prev_fw, prev_set = opened_pp, fws.open, target
     return plans

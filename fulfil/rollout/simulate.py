@@ -285,8 +285,10 @@ def day_metrics(net: dict[str, Any], day: int, s: Any, plan: Any, dem: dict[str,
 # --------------------------------------------------------------------------- many days
 
 
-def simulate(nets: list[dict[str, Any]], days: int, workers: int = 1) -> list[dict[str, Any]]:
-    """Run ``days`` days of every phase network; results sorted by (network order, day)."""
+def simulate(nets: list[dict[str, Any]], days: int, workers: int = 1,
+             cluster: str | None = None) -> list[dict[str, Any]]:
+    """Run ``days`` days of every phase network (on ``cluster`` when given, else ``workers``
+    processes); results sorted by (network order, day)."""
     tasks = [(i, d) for i in range(len(nets)) for d in range(days)]
     out: dict[tuple[int, int], dict[str, Any]] = {}
     t0 = time.perf_counter()
@@ -296,13 +298,16 @@ def simulate(nets: list[dict[str, Any]], days: int, workers: int = 1) -> list[di
         out[(i, d)] = m
         done[i] += 1
         cpo = m["cost_per_order"]
-        log.info("  %s / %s day %d (%d/%d): %d orders, %s RMB/order, %d violation(s), %.1f s",
+        n, left = len(out), len(tasks) - len(out)
+        eta = (time.perf_counter() - t0) / n * left
+        log.info("  %s / %s day %d (%d/%d): %d orders, %s RMB/order, %d violation(s), %.1f s%s",
                  m["variant"], m["phase"], d + 1, done[i], days, m["orders_demand"],
-                 "-" if math.isnan(cpo) else f"{cpo:.2f}", m["violations"], m["wall_s"])
+                 "-" if math.isnan(cpo) else f"{cpo:.2f}", m["violations"], m["wall_s"],
+                 f"; {n}/{len(tasks)} plans, about {eta:.0f} s left" if left else "")
 
     from fulfil.executor import make_executor
 
-    with make_executor(max(1, workers)) as ex:
+    with make_executor(max(1, workers), cluster=cluster) as ex:
         futs = {}
         for i, d in tasks:
             fut = ex.submit(run_day, nets[i], d)

@@ -43,6 +43,7 @@ implied by capacity, more than :data:`MAX_PROFILES` distinct
 from __future__ import annotations
 
 import time
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -260,7 +261,11 @@ def solve_pyvrp(problem: RoutingProblem, jobs: np.ndarray | None, *, seed: int =
         if not crit:
             raise ValueError("solve_pyvrp needs max_iterations or deadline")
         stop = crit[0] if len(crit) == 1 else MultipleCriteria(crit)
-        res = solve(tr.data, stop, seed=int(seed), collect_stats=False, display=False)
+        with warnings.catch_warnings():
+            # "a penalty parameter has reached its maximum": PyVRP's way of saying the instance
+            # is tight; an infeasible result is handled below, the warning would only reach stderr
+            warnings.simplefilter("ignore", UserWarning)
+            res = solve(tr.data, stop, seed=int(seed), collect_stats=False, display=False)
         best = res.best
         iters = int(getattr(res, "num_iterations", 0))
         if not best.is_feasible():

@@ -436,18 +436,19 @@ class _Checker:
 
     def _time(self, t: _Trip) -> None:
         tm, prof = self.tm, t.vt.speed_profile
-        now, prev = t.departure, tm.index[t.depot]
+        now, depot = t.departure, tm.index[t.depot]
+        dist_m, free_s = tm.path_legs([depot, *(s.site for s in t.stops), depot], prof)  # every leg at once
         km_total = 0.0
-        for s in t.stops:
-            km, mins = tm.leg(prev, s.site, now, prof)
+        for n, s in enumerate(t.stops):
+            km, mins = dist_m[n] / 1000.0, tm.travel_min(free_s[n], now, prof)
             s.leg_km = km
             km_total += km
             s.arrival = now + mins
             s.start = max(s.arrival, s.window[0])
             s.departure = s.start + self._service_min(t.tier, s)
-            now, prev = s.departure, s.site
+            now = s.departure
             self._out_of_zone(t, s)
-        km, mins = tm.leg(prev, tm.index[t.depot], now, prof)
+        km, mins = dist_m[-1] / 1000.0, tm.travel_min(free_s[-1], now, prof)
         t.back_km = km
         t.km = km_total + km
         t.ret = now + mins
@@ -1019,6 +1020,7 @@ class _Checker:
                     continue
                 traced[zone] = tr.kind
                 _, limit = zone_limits(zone)
+                by_class: dict[int, tuple[np.ndarray, np.ndarray]] = {}  # id(class) → (q, life) per hand-over
                 for n, (j, st) in enumerate(zip(idx, stops, strict=True)):
                     hc = float(tr.handover_c[n])
                     in_range = hc <= limit + 1e-9
@@ -1031,8 +1033,11 @@ class _Checker:
                     for k, units in prods.items():
                         p = self.products[k]
                         cls = product_class(p.zone, p.quality_class)
-                        q_arr, life_arr = handover_quality(tr.t_s, tr.product_c, start_s[n], cls, STORAGE_C[zone])
-                        q, life = float(q_arr[0]), float(life_arr[0])
+                        ql = by_class.get(id(cls))
+                        if ql is None:  # one pass per quality class over all the zone's hand-overs
+                            ql = by_class[id(cls)] = handover_quality(tr.t_s, tr.product_c, start_s, cls,
+                                                                      STORAGE_C[zone])
+                        q, life = float(ql[0][n]), float(ql[1][n])
                         worst_q, worst_life = min(worst_q, q), min(worst_life, life)
                         good = good and q >= cls.q_min
                         if not in_range or q < cls.q_min or life < needed_h:

@@ -99,11 +99,42 @@ class TravelModel:
     def _factor_cache(self) -> dict[str, np.ndarray]:
         return {k: self.hourly_factors(k) for k in self.profiles}
 
+    @cached_property
+    def _clocks(self) -> dict:
+        from geo.matrices import TravelClock
+
+        return {k: TravelClock(f) for k, f in self._factor_cache.items()}
+
+    def travel_min(self, free_s: float, depart_min: float, profile: str) -> float:
+        """Real minutes of a leg of ``free_s`` free-flow seconds leaving at ``depart_min`` (time-dependent)."""
+        return self._clocks[profile](free_s, depart_min * 60.0) / 60.0
+
     def leg(self, a: int, b: int, depart_min: float, profile: str) -> tuple[float, float]:
         """``(km, minutes)`` of one leg departing at ``depart_min`` (exact, time-dependent)."""
-        from geo.matrices import travel_seconds
-
         d = float(self.distance_m(np.array([a]), np.array([b]))[0, 0])
         f = float(self.free_flow_s(np.array([a]), np.array([b]), profile, np.array([[d]]))[0, 0])
-        t = travel_seconds(f, depart_min * 60.0, self._factor_cache[profile])
-        return d / 1000.0, t / 60.0
+        return d / 1000.0, self.travel_min(f, depart_min, profile)
+
+    def path_legs(self, sites: list[int], profile: str) -> tuple[list[float], list[float]]:
+        """``(metres, free-flow seconds)`` of every leg of ``sites[0] → sites[1] → …`` in one call.
+
+        The same numbers as :meth:`leg` leg by leg (the distance kernel is elementwise); time
+        each leg at its own departure with :meth:`travel_min`.
+        """
+        if len(sites) < 2:
+            return [], []
+        a = np.asarray(sites[:-1], dtype=np.int64)
+        b = np.asarray(sites[1:], dtype=np.int64)
+        if self._user_dist is not None:
+            d = self._user_dist[a, b]
+        else:
+            from geo.matrices import road_distance_matrix_m
+
+            d = np.diagonal(road_distance_matrix_m(self.lon[a], self.lat[a], self.lon[b], self.lat[b], self.breaks,
+                                                   self.factors, parallel=False)).copy()
+        if self._user_min is not None:
+            f = self._user_min[a, b] * 60.0
+        else:
+            kmh = self._user_kmh if self._user_kmh is not None else self.profiles[profile].free_flow_kmh
+            f = d / (kmh / 3.6)
+        return d.tolist(), f.tolist()

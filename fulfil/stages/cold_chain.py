@@ -39,7 +39,22 @@ def body_split(night: CompiledNight, t: int, load_crates: np.ndarray) -> dict[in
 
 
 def trip_cold_chain(night: CompiledNight, tt: TimedTrip) -> tuple[dict | None, list[dict[str, dict]]]:
-    """``(thermal block or None, per-stop {zone name: cold-chain values})`` of one trip."""
+    """``(thermal block or None, per-stop {zone name: cold-chain values})`` of one trip.
+
+    Memoised on the trip (``tt.trip.memo``) for the timing ``tt`` it was computed on
+    (:func:`.timing.time_trip` returns the same object while the trip is unchanged); the
+    result is shared, not copied: callers must not modify it.
+    """
+    hit = tt.trip.memo.get("cold_chain")
+    if hit is not None and hit[0] is tt:
+        return hit[1]
+    out = _trip_cold_chain(night, tt)
+    if tt.trip.memo.get("timed", (None, None))[1] is tt:
+        tt.trip.memo["cold_chain"] = (tt, out)
+    return out
+
+
+def _trip_cold_chain(night: CompiledNight, tt: TimedTrip) -> tuple[dict | None, list[dict[str, dict]]]:
     from solvers.thermal.route import (STORAGE_C, body_compartment, handover_quality, readable_trace,
                                        simulate_zone, zone_limits)
 
@@ -72,6 +87,8 @@ def trip_cold_chain(night: CompiledNight, tt: TimedTrip) -> tuple[dict | None, l
         tr = simulate_zone(zone, night.weather_c, dep_s, start_s, serv_s, crates, kg, compartment=comp,
                            end_s=tt.ret * 60.0 if refrigerated else None)
         grid, air, prod = readable_trace(tr, start_s)
+        # (quality, shelf life) of a class at every hand-over of the zone: one pass per class, not per product
+        by_class: dict[int, tuple[np.ndarray, np.ndarray]] = {}
         blocks[zone] = {
             "kind": tr.kind,
             "crates": int(split.get(z, int(crates.sum()))),
@@ -93,8 +110,10 @@ def trip_cold_chain(night: CompiledNight, tt: TimedTrip) -> tuple[dict | None, l
             needed_h = max(0.0, end_h - st.departure / 60.0)
             for k in prods:
                 cls = night.product_class[k]
-                q, life = handover_quality(tr.t_s, tr.product_c, start_s[j], cls, STORAGE_C[zone])
-                q, life = float(q[0]), float(life[0])
+                ql = by_class.get(id(cls))
+                if ql is None:
+                    ql = by_class[id(cls)] = handover_quality(tr.t_s, tr.product_c, start_s, cls, STORAGE_C[zone])
+                q, life = float(ql[0][j]), float(ql[1][j])
                 worst_q, worst_life = min(worst_q, q), min(worst_life, life)
                 all_q_ok = all_q_ok and q >= cls.q_min
                 units = st.units.get(k, 0)

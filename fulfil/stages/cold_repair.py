@@ -87,17 +87,17 @@ def repair_cold_chain(night: CompiledNight, subs: list[Subproblem], routed: Rout
     # loads, so re-check until the trip passes)
     kept: list[RoutedTrip] = []
     for rt in trips:
-        jobs = list(rt.jobs)
-        while rt.tier == LAST_MILE and jobs:
-            tt = time_trip(night, replace(rt, jobs=jobs))
+        cur = rt  # the trip itself while nothing comes off (its timing and cold chain are memoised on it)
+        while cur.tier == LAST_MILE and cur.jobs:
+            tt = time_trip(night, cur)
             failing = {tt.stops[i].site for i, _ in out_of_spec_stops(night, tt)}
             if not failing:
                 break
-            for j in [j for j in jobs if j.site in failing]:
+            for j in [j for j in cur.jobs if j.site in failing]:
                 for k, q in j.units.items():
                     unserved.append(UnservedLine(j.owner, k, q, "thermal_limit",
                                                  "the thermal model predicts this stop's cold goods out of range"))
-            jobs = [j for j in jobs if j.site not in failing]
-        if jobs:
-            kept.append(replace(rt, jobs=jobs))
+            cur = replace(rt, jobs=[j for j in cur.jobs if j.site not in failing])
+        if cur.jobs:
+            kept.append(cur)
     return Routed(kept, unserved, interrupted)

@@ -55,6 +55,8 @@ def last_mile_jobs(night: CompiledNight, assign: np.ndarray,
     v = net.vehicles
     jobs: dict[int, list[Job]] = {f: [] for f in range(net.n_forward)}
     unserved: list[UnservedLine] = []
+    lm_types = [t for t in range(len(v.ids)) if v.tier[t] == LAST_MILE and v.count[t] > 0]
+    types_at: dict[int, list[int]] = {}  # forward index → its last-mile vehicle types
     for p in np.flatnonzero(assign >= 0):
         f = int(assign[p])
         row = units[p].copy()
@@ -69,8 +71,9 @@ def last_mile_jobs(night: CompiledNight, assign: np.ndarray,
         present = tuple(z for z in range(Z) if (row[net.product_zone == z] > 0).any())
         if not present:
             continue
-        types = [t for t in range(len(v.ids)) if v.tier[t] == LAST_MILE and v.count[t] > 0
-                 and int(v.home[t]) == travel.forward_index(f)]
+        types = types_at.get(f)
+        if types is None:
+            types = types_at[f] = [t for t in lm_types if int(v.home[t]) == travel.forward_index(f)]
         chosen = None
         for part in PARTITIONS:
             groups = [g for g in (tuple(z for z in g0 if z in present) for g0 in part) if g]

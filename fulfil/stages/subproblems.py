@@ -114,30 +114,19 @@ def build_subproblem(night: CompiledNight, tier: int, owner: int, jobs: list[Job
     no_limit = BIG_TIME_S / 60.0
     chilled_min_out = float(net.product_max_out[net.product_zone == 1].min()) if (net.product_zone == 1).any() \
         else no_limit
+    # which jobs a vehicle type may carry and the minutes each may ride: the same for every vehicle of a type
+    by_type: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
     for a, (t, _) in enumerate(vehicles):
         capacity[a, :Z] = v.crates[t]
         capacity[a, Z:2 * Z] = np.floor(v.kg[t] + 1e-9).astype(np.int64)
         capacity[a, 2 * Z] = v.total_crates[t]
         capacity[a, 2 * Z + 1] = int(np.floor(v.total_kg[t] + 1e-9))
-        for i, j in enumerate(jobs, start=1):
-            allowed[a, i] = all(v.crates[t, z] > 0 for z in j.zones)
-            if not allowed[a, i]:
-                continue
-            limit = no_limit
-            if tier == LAST_MILE and (j.crates[0] > 0 or j.crates[1] > 0):
-                limit = pol.promise_minutes
-            if not v.refrigerated[t] and j.crates[1] > 0:
-                chilled = [k for k in j.units if int(net.product_zone[k]) == 1]
-                prod_lim = min((float(net.product_max_out[k]) for k in chilled), default=no_limit)
-                if tier == TRUNK:
-                    prod_lim = chilled_min_out
-                limit = min(limit, float(v.box_minutes[t]), prod_lim)
-            if cold_limits:  # proxy limits derived from the thermal model, per (vehicle type, zone)
-                for z in (0, 1):
-                    if j.crates[z] > 0 and (t, z) in cold_limits:
-                        limit = min(limit, cold_limits[(t, z)])
-            if limit < no_limit:
-                deadline[a, i] = int(math.floor(start_s[a] + limit * 60))
+        if t not in by_type:
+            by_type[t] = _type_limits(night, tier, t, jobs, cold_limits, no_limit, chilled_min_out)
+        allow_row, lim_idx, lim_min = by_type[t]
+        allowed[a, 1:] = allow_row
+        if lim_idx.size:
+            deadline[a, lim_idx] = np.floor(start_s[a] + lim_min * 60).astype(np.int64)
     fixed, per_m, per_s = _cost_arrays(night, vehicles)
     arrival_cost = (spoilage_cost_per_s(night, jobs) if tier == LAST_MILE and pol.spoilage_in_objective
                     else np.zeros(0))
@@ -149,6 +138,38 @@ def build_subproblem(night: CompiledNight, tier: int, owner: int, jobs: list[Job
     )
     return Subproblem(tier=tier, owner=owner, depot=depot, jobs=jobs, vehicles=vehicles, problem=problem,
                       cold_limits=dict(cold_limits or {}))
+
+
+def _type_limits(night: CompiledNight, tier: int, t: int, jobs: list[Job],
+                 cold_limits: dict[tuple[int, int], float] | None, no_limit: float,
+                 chilled_min_out: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(allowed[N], job numbers with a ride limit, those limits in minutes)`` of vehicle type ``t``."""
+    net, pol = night.net, night.policy
+    v = net.vehicles
+    allow = np.zeros(len(jobs), dtype=bool)
+    idx: list[int] = []
+    mins: list[float] = []
+    for i, j in enumerate(jobs, start=1):
+        allow[i - 1] = all(v.crates[t, z] > 0 for z in j.zones)
+        if not allow[i - 1]:
+            continue
+        limit = no_limit
+        if tier == LAST_MILE and (j.crates[0] > 0 or j.crates[1] > 0):
+            limit = pol.promise_minutes
+        if not v.refrigerated[t] and j.crates[1] > 0:
+            chilled = [k for k in j.units if int(net.product_zone[k]) == 1]
+            prod_lim = min((float(net.product_max_out[k]) for k in chilled), default=no_limit)
+            if tier == TRUNK:
+                prod_lim = chilled_min_out
+            limit = min(limit, float(v.box_minutes[t]), prod_lim)
+        if cold_limits:  # proxy limits derived from the thermal model, per (vehicle type, zone)
+            for z in (0, 1):
+                if j.crates[z] > 0 and (t, z) in cold_limits:
+                    limit = min(limit, cold_limits[(t, z)])
+        if limit < no_limit:
+            idx.append(i)
+            mins.append(float(limit))
+    return allow, np.asarray(idx, dtype=np.int64), np.asarray(mins, dtype=np.float64)
 
 
 @dataclass

@@ -50,6 +50,27 @@ class TimedTrip:
 
 
 def time_trip(night: CompiledNight, rt: RoutedTrip) -> TimedTrip:
+    """``rt`` timed exactly; memoised on the trip (``rt.memo``) for the rest of the run.
+
+    The cold-chain repair and the assembly both time every last-mile trip: the second call
+    returns the first one's result as long as the trip still has the same night, departure,
+    vehicle and jobs (a trip with other jobs is a new :class:`RoutedTrip`, with an empty memo).
+    """
+    key = _memo_key(night, rt)
+    hit = rt.memo.get("timed")
+    if hit is not None and hit[0] == key:
+        return hit[1]
+    tt = _time_trip(night, rt)
+    rt.memo.clear()  # anything derived from an older timing is stale
+    rt.memo["timed"] = (key, tt)
+    return tt
+
+
+def _memo_key(night: CompiledNight, rt: RoutedTrip) -> tuple:
+    return (id(night), rt.tier, rt.vtype, rt.depot, rt.departure_min, tuple(map(id, rt.jobs)))
+
+
+def _time_trip(night: CompiledNight, rt: RoutedTrip) -> TimedTrip:
     net, travel = night.net, night.travel
     profile = net.vehicles.profile[rt.vtype]
     groups: list[list] = []
@@ -58,11 +79,13 @@ def time_trip(night: CompiledNight, rt: RoutedTrip) -> TimedTrip:
             groups[-1][1].append(j)
         else:
             groups.append([j.site, [j]])
-    cur, prev = rt.departure_min, rt.depot
+    # distances and free-flow times of all legs at once; each leg timed at its own departure
+    dist_m, free_s = travel.path_legs([rt.depot, *(g[0] for g in groups), rt.depot], profile)
+    cur = rt.departure_min
     total_km = 0.0
     stops: list[TimedStop] = []
-    for site, jobs in groups:
-        km, mins = travel.leg(prev, site, cur, profile)
+    for n, (site, jobs) in enumerate(groups):
+        km, mins = dist_m[n] / 1000.0, travel.travel_min(free_s[n], cur, profile)
         total_km += km
         arrival = cur + mins
         units: dict[int, int] = {}
@@ -79,6 +102,6 @@ def time_trip(night: CompiledNight, rt: RoutedTrip) -> TimedTrip:
             crates.sum())
         stops.append(TimedStop(site, jobs[0].owner, arrival, start, departure, km, crates, np.asarray(kg, float),
                                units))
-        cur, prev = departure, site
-    km, mins = travel.leg(prev, rt.depot, cur, profile)
+        cur = departure
+    km, mins = dist_m[-1] / 1000.0, travel.travel_min(free_s[-1], cur, profile)
     return TimedTrip(rt, rt.departure_min, cur + mins, total_km + km, km, stops)

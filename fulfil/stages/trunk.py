@@ -164,6 +164,8 @@ def _reconcile(night: CompiledNight, lm_trips: list[RoutedTrip],
                                                  f"{'/'.join(ZONES[z] for z in j.zones)} goods in time"))
             else:
                 kept.append(j)
-        if kept:
+        if len(kept) == len(rt.jobs):
+            keep.append(rt)  # unchanged: keeps its memoised timing and cold chain
+        elif kept:
             keep.append(replace(rt, jobs=kept))
     return keep, unserved

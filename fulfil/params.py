@@ -26,12 +26,19 @@ class PlanParams:
     workers: int = 0  # 0 = one per core
     #: ``"ortools"`` (the optimiser) or ``"nearest"`` (naive nearest-neighbour dispatch baseline)
     engine: str = "ortools"
+    #: Search time by size instead of a share of one wall budget: every engine run of a
+    #: subproblem gets ``max(MIN_BUDGET_S, seconds_per_job × jobs)`` (``time_limit_s`` is then
+    #: not used).  benchmarks/time_to_quality.py measured 5 ms per job to stay within about
+    #: 0.1 % of a 120 s plan of the large city.
+    seconds_per_job: float | None = None
 
     def __post_init__(self) -> None:
         if self.engine not in ENGINES:
             raise UsageError(f"unknown engine '{self.engine}'; choose from {', '.join(ENGINES)}")
-        if self.time_limit_s is None and self.solution_limit is None:
-            raise UsageError("give a time limit or a solution limit (or both)")
+        if self.seconds_per_job is not None and self.seconds_per_job <= 0:
+            raise UsageError("the search time per job must be positive")
+        if self.time_limit_s is None and self.solution_limit is None and self.seconds_per_job is None:
+            raise UsageError("give a time limit, a search time per job or a solution limit")
         if self.time_limit_s is not None and self.time_limit_s <= 0:
             raise UsageError("the time limit must be positive")
         if self.solution_limit is not None and self.solution_limit < 1:
@@ -46,8 +53,9 @@ class PlanParams:
         return self.workers or cpu_count()
 
     def budgets(self) -> tuple[float | None, float | None]:
-        """Wall seconds of the last-mile and trunk stages (``None``: deterministic budget)."""
-        total = self.time_limit_s
+        """Wall seconds of the last-mile and trunk stages (``None``: deterministic budget, or
+        search time by size, see :attr:`seconds_per_job`)."""
+        total = None if self.seconds_per_job is not None else self.time_limit_s
         if total is None:
             return None, None
         return LAST_MILE_SHARE * total, (1.0 - LAST_MILE_SHARE) * total

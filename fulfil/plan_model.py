@@ -210,6 +210,8 @@ class Params(_Model):
     solution_limit: int | None = None
     workers: int
     engine: str
+    #: search time per job of a subproblem (when the budget was set by size, not shared)
+    seconds_per_job: Num | None = None
 
 
 class Plan(_Model):

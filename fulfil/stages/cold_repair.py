@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 from fulfil.night import CompiledNight
 from fulfil.stages.cold_chain import out_of_spec_stops
-from fulfil.stages.last_mile import Routed, collect, routing_params
+from fulfil.stages.last_mile import Routed, collect, routing_params, run_budgets
 from fulfil.stages.subproblems import build_subproblem
 from fulfil.stages.timing import time_trip
 from fulfil.stages.types import LAST_MILE, RoutedTrip, Subproblem, UnservedLine
@@ -70,7 +70,8 @@ def repair_cold_chain(night: CompiledNight, subs: list[Subproblem], routed: Rout
             resubs.append(build_subproblem(night, LAST_MILE, f, old.jobs, old.depot, old.vehicles,
                                            old.problem.start_s / 60.0, lims))
         tl = None if budget_s is None else max(1.0, budget_s / max(1, len(subs)))
-        sols, interrupted = solve_subproblems([sp.problem for sp in resubs], routing_params(params, [tl] * len(resubs)),
+        budgets = run_budgets([sp.problem for sp in resubs], params) or [tl] * len(resubs)
+        sols, interrupted = solve_subproblems([sp.problem for sp in resubs], routing_params(params, budgets),
                                               params.engine, executor, "cold-chain re-solve")
         for i, sp in enumerate(resubs):
             if i not in sols:  # interrupted before this one came back: keep what it had

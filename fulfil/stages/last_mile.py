@@ -34,13 +34,23 @@ def routing_params(params: PlanParams, budgets: list[float | None]) -> list[Any]
     return [RoutingParams(time_limit_s=b, solution_limit=params.solution_limit, seed=params.seed) for b in budgets]
 
 
+def run_budgets(problems: list[Any], params: PlanParams) -> list[float | None] | None:
+    """Seconds per engine run by size (``params.seconds_per_job``), or None when the budget is shared."""
+    from fulfil.routing_tasks import MIN_BUDGET_S
+
+    if params.seconds_per_job is None or params.engine == "nearest":
+        return None
+    return [max(MIN_BUDGET_S, params.seconds_per_job * p.n_jobs) for p in problems]
+
+
 def solve(subs: list[Subproblem], params: PlanParams, budget_s: float | None, label: str,
           executor: Executor) -> tuple[dict[int, Any], bool]:
     """Solutions by position in ``subs`` (those finished before an interruption) and whether one came."""
     from fulfil.routing_tasks import solve_subproblems, stage_budgets
 
     problems = [sp.problem for sp in subs]
-    budgets = stage_budgets(problems, budget_s, executor.workers, engine=params.engine)
+    budgets = run_budgets(problems, params) or stage_budgets(problems, budget_s, executor.workers,
+                                                             engine=params.engine)
     return solve_subproblems(problems, routing_params(params, budgets), params.engine, executor, label)
 
 
@@ -85,4 +95,4 @@ def route_last_mile(night: CompiledNight, subs: list[Subproblem], params: PlanPa
     return out
 
 
-__all__ = ["Routed", "collect", "route_last_mile", "routing_params", "solve"]
+__all__ = ["Routed", "collect", "route_last_mile", "routing_params", "run_budgets", "solve"]

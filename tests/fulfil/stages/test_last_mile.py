@@ -5,6 +5,7 @@ from __future__ import annotations
 from types import SimpleNamespace
 
 import numpy as np
+import pytest
 
 from fulfil.executor import SerialBackend
 from fulfil.pipeline import PlanParams
@@ -108,3 +109,20 @@ def test_keyboard_interrupt_keeps_solved_warehouses(small_night, monkeypatch):
     lost = next(sp for sp in subs if sp.depot not in solved_depots)
     assert {u.reason for u in out.unserved} == {"interrupted"}
     assert sum(u.units for u in out.unserved) == sum(q for j in lost.jobs for q in j.units.values())
+
+
+def test_search_time_by_size_gives_each_run_its_share_of_jobs():
+    """``seconds_per_job``: every engine run gets max(floor, seconds × jobs), whatever the wall budget."""
+    from types import SimpleNamespace
+
+    from fulfil.params import PlanParams
+    from fulfil.routing_tasks import MIN_BUDGET_S
+    from fulfil.stages.last_mile import run_budgets
+
+    problems = [SimpleNamespace(n_jobs=n) for n in (10, 200, 1000)]
+    assert run_budgets(problems, PlanParams()) is None  # a shared wall budget
+    got = run_budgets(problems, PlanParams(time_limit_s=None, seconds_per_job=0.005))
+    assert got == [MIN_BUDGET_S, 1.0, 5.0]
+    assert PlanParams(seconds_per_job=0.005).budgets() == (None, None)
+    with pytest.raises(Exception, match="per job"):
+        PlanParams(seconds_per_job=0.0)

@@ -173,6 +173,19 @@ def _noop() -> None:
     return None
 
 
+#: What a worker imports ahead of the first city or subproblem (Dask workers plan whole cities).
+PLANNER_MODULES = ("fulfil.pipeline", "fulfil.stages.assemble", "fulfil.stages.cold_repair", "fulfil.stages.trunk",
+                   "fulfil.checker", "solvers.routing", "solvers.allocation", "solvers.thermal.route")
+
+
+def preload_planner() -> None:
+    """Import :data:`PLANNER_MODULES` (a task run on every worker by :meth:`DaskBackend.warm_up`)."""
+    import importlib
+
+    for m in PLANNER_MODULES:
+        importlib.import_module(m)
+
+
 def _ignore_sigint() -> None:
     """Worker initializer: Ctrl-C is the parent's business."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -376,6 +389,14 @@ class DaskBackend(Executor):
         from dask.distributed import as_completed
 
         return iter(as_completed(list(futures), loop=self._client.loop))
+
+    def warm_up(self) -> None:
+        """Have every worker import the planner now (without waiting), so that the first
+        tasks do not pay for it."""
+        try:
+            self._client.run(preload_planner, wait=False)
+        except Exception:  # noqa: BLE001 - only an optimisation
+            pass
 
     def shutdown(self, cancel: bool = False) -> None:
         with self._lock:

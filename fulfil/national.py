@@ -7,10 +7,12 @@ one city — as each city finishes, then rewrites the national summary
 
 * Every scenario is loaded and pre-checked before anything is planned: a bad file stops the
   run with every problem listed and nothing written.
-* Cities run a few at a time in this process; their routing subproblems go to the one
-  executor (a process pool, or a Dask cluster), so a big city's subproblems spread over the
-  workers while small cities' light stages run beside them.  Each city's routing budget is
-  shared as if it had ``workers / concurrent`` workers to itself.
+* A few cities at a time (``concurrent``).  On a Dask cluster each city is a task on a worker
+  (:func:`plan_city_task`: compile, allocation, assembly and check run there) whose routing
+  subproblems go to the same cluster; with a process pool the cities' light stages run in
+  this process and their subproblems in the pool.  Either way a big city's subproblems spread
+  over the workers, and each city's routing budget is shared as if it had ``workers /
+  concurrent`` workers to itself.  This process writes every city's folder.
 * A city's folder is written into a temporary folder and renamed into place whole: a run
   killed at any moment leaves each city either complete or absent, and ``resume`` skips the
   cities whose complete plan is already there for the same scenario (by its digest).
@@ -147,24 +149,64 @@ def _done_plan(folder: Path, digest: str) -> dict | None:
 
 def plan_city(path: Path, scenario: Any, params: PlanParams, executor: Executor, out_root: Path,
               charts: int | None = 0, check: bool = True) -> CityResult:
-    """Plan, check and write one city into ``out_root/<city>/`` (atomically, as a whole folder)."""
-    from fulfil.report.plan_dir import write_plan_dir
-    from fulfil.pipeline import plan_night
-    from fulfil.plan_model import CheckResult
+    """Plan, check and write one city into ``out_root/<city>/`` (atomically, as a whole folder).
 
-    city = path.stem
+    On a Dask cluster the city is planned by a task on a worker (:func:`plan_city_task`); else here,
+    with its routing on ``executor``.  The folder is written in this process either way.
+    """
+    from fulfil.plan_model import parse_plan
+
     t0 = time.perf_counter()
-    plan = plan_night(scenario, params, source=path.name, executor=executor)
+    inner = executor._inner if isinstance(executor, _Slice) else executor
+    if getattr(inner, "client", None) is not None:  # a Dask cluster
+        got = inner.submit(plan_city_task, scenario.model_dump(mode="json"), params, executor.workers,
+                           check).result()
+        plan, causes, plan_s = parse_plan(got["plan"]), got["causes"], got["plan_s"]
+    else:
+        from fulfil.pipeline import plan_night
+
+        plan = plan_night(scenario, params, source=path.name, executor=executor)
+        plan_s = time.perf_counter() - t0
+        causes = []
+        if check:
+            from fulfil.checker import check_plan
+
+            causes = [v.cause for v in check_plan(scenario, plan)]
+    return _write_city(path.stem, path, scenario, plan, causes, plan_s, t0, out_root, charts, check)
+
+
+def plan_city_task(scenario_doc: dict, params: PlanParams, workers: int, check: bool) -> dict:
+    """A city as one task on a Dask worker: the plan is made there, its routing subproblems go to the
+    same cluster (the task leaves its worker slot while it waits), and plain data comes back."""
+    from dask.distributed import worker_client
+
+    from fulfil.executor import DaskBackend
+    from fulfil.pipeline import plan_night
+    from fulfil.scenario.schema import Scenario
+
+    s = Scenario.model_validate(scenario_doc)
+    t0 = time.perf_counter()
+    with worker_client() as client:
+        plan = plan_night(s, params, source=s.name, executor=_Slice(DaskBackend(client), workers))
     plan_s = time.perf_counter() - t0
-    violations = []
+    causes: list[str] = []
     if check:
         from fulfil.checker import check_plan
 
-        violations = check_plan(scenario, plan)
+        causes = [v.cause for v in check_plan(s, plan)]
+    return {"plan": plan.to_doc(), "causes": causes, "plan_s": plan_s}
+
+
+def _write_city(city: str, path: Path, scenario: Any, plan: Any, causes: list[str], plan_s: float, t0: float,
+                out_root: Path, charts: int | None, check: bool) -> CityResult:
+    from fulfil.plan_model import CheckResult
+    from fulfil.report.plan_dir import write_plan_dir
+
+    if check:
         by: dict[str, int] = {}
-        for v in violations:
-            by[v.cause] = by.get(v.cause, 0) + 1
-        plan = plan.model_copy(update={"check": CheckResult(violations=len(violations), by_cause=by)})
+        for c in causes:
+            by[c] = by.get(c, 0) + 1
+        plan = plan.model_copy(update={"check": CheckResult(violations=len(causes), by_cause=by)})
     out_root.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{city}.", dir=out_root))
     try:
@@ -173,9 +215,9 @@ def plan_city(path: Path, scenario: Any, params: PlanParams, executor: Executor,
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    status = "interrupted" if plan.code == 130 else ("violations" if violations else "ok")
+    status = "interrupted" if plan.code == 130 else ("violations" if causes else "ok")
     return CityResult(city, str(path), status, _row(city, status, plan.to_doc(), plan_s,
-                                                    time.perf_counter() - t0, len(violations)))
+                                                    time.perf_counter() - t0, len(causes)))
 
 
 def summary_csv(results: list[CityResult]) -> str:
@@ -223,6 +265,7 @@ def plan_national(paths: list[Path], params: PlanParams, executor: Executor, out
     from fulfil.scenario import load_scenario
     from fulfil.scenario.digest import scenario_digest
 
+    executor.warm_up()  # workers get ready while the cities are validated
     # every city valid before anything is planned
     scenarios: dict[str, Any] = {}
     problems: list[str] = []

@@ -26,6 +26,7 @@ log = logging.getLogger("fulfil")
 
 __all__ = ["LAST_MILE_SHARE", "PlanParams", "plan_night"]
 
+
 class _Clock:
     def __init__(self) -> None:
         self.t0 = time.perf_counter()
@@ -51,16 +52,18 @@ def plan_night(scenario: Scenario | CompiledNight, params: PlanParams | None = N
     clock = _Clock()
     own = executor is None
     ex = make_executor(params.workers) if own else executor
+    cancel = True  # an error or Ctrl-C: do not wait for the workers
     try:
-        return _plan(scenario, params, source, ex, clock, own)
-    except BaseException:
+        plan = _plan(scenario, params, source, ex, clock)
+        cancel = plan.code != 0
+        return plan
+    finally:
         if own:
-            ex.shutdown(cancel=True)
-        raise
+            ex.shutdown(cancel=cancel)
 
 
-def _plan(scenario: Scenario | CompiledNight, params: PlanParams, source: str, ex: Executor, clock: _Clock,
-          own: bool) -> Plan:
+def _plan(scenario: Scenario | CompiledNight, params: PlanParams, source: str, ex: Executor,
+          clock: _Clock) -> Plan:
     from fulfil.feasibility import precheck
     from fulfil.stages.allocate import allocate
     from fulfil.stages.assemble import assemble_plan
@@ -85,21 +88,16 @@ def _plan(scenario: Scenario | CompiledNight, params: PlanParams, source: str, e
     clock.lap("build_s")
 
     lm_budget, trunk_budget = params.budgets()
-    interrupted = False
-    try:
-        log.info("routing last mile: %d forward warehouses, %d jobs, %d workers", len(subs),
-                 sum(len(sp.jobs) for sp in subs), ex.workers)
-        last_mile = route_last_mile(night, subs, params, lm_budget, ex)
-        clock.lap("last_mile_s")
-        if night.policy.cold_chain_model:  # after an interruption: no re-solve, failing stops come off
-            last_mile = repair_cold_chain(night, subs, last_mile, params, lm_budget, ex)
-            clock.lap("cold_chain_s")
-        routed = route_trunk(night, alloc.assign, last_mile, params, trunk_budget, ex)
-        interrupted = routed.interrupted
-        clock.lap("trunk_s")
-    finally:
-        if own:
-            ex.shutdown(cancel=interrupted)
+    log.info("routing last mile: %d forward warehouses, %d jobs, %d workers", len(subs),
+             sum(len(sp.jobs) for sp in subs), ex.workers)
+    last_mile = route_last_mile(night, subs, params, lm_budget, ex)
+    clock.lap("last_mile_s")
+    if night.policy.cold_chain_model:  # after an interruption: no re-solve, failing stops come off
+        last_mile = repair_cold_chain(night, subs, last_mile, params, lm_budget, ex)
+        clock.lap("cold_chain_s")
+    routed = route_trunk(night, alloc.assign, last_mile, params, trunk_budget, ex)
+    interrupted = routed.interrupted
+    clock.lap("trunk_s")
     clock.stats["routing_s"] = sum(clock.stats.get(k, 0.0) for k in ("last_mile_s", "cold_chain_s", "trunk_s"))
 
     stats = dict(clock.stats)

@@ -213,7 +213,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--time-limit", type=float, default=12.0, help="routing wall-clock budget, s (default 12)")
     sp.add_argument("--time-per-job", type=float, default=None, metavar="S",
                     help="search time by size instead of --time-limit: each subproblem's engine runs get "
-                         "max(0.5, S x jobs) seconds (0.005 keeps the large city within about 0.1 %% of a "
+                         "max(0.5, S x jobs) seconds (0.005 kept the large city within 0.2 %% of the cost of a "
                          "120 s plan, in about a minute)")
     sp.add_argument("--solutions", type=int, default=None,
                     help="deterministic budget: max solutions per routing subproblem; with --time-limit 0 "

@@ -28,8 +28,8 @@ class PlanParams:
     engine: str = "ortools"
     #: Search time by size instead of a share of one wall budget: every engine run of a
     #: subproblem gets ``max(MIN_BUDGET_S, seconds_per_job × jobs)`` (``time_limit_s`` is then
-    #: not used).  benchmarks/time_to_quality.py measured 5 ms per job to stay within about
-    #: 0.1 % of a 120 s plan of the large city.
+    #: not used).  With 5 ms per job (from benchmarks/time_to_quality.py) the large city came
+    #: within 0.2 % of the cost of a 120 s plan, in about a minute.
     seconds_per_job: float | None = None
 
     def __post_init__(self) -> None:

@@ -185,6 +185,24 @@ def test_separate_scheduler_and_worker_processes(tmp_path: Path):
             ex.shutdown()
         assert procs[0].poll() is None and procs[1].poll() is None  # closing the client leaves the cluster up
 
+        # the command line on that cluster: one city, then two cities as tasks on the worker
+        tiny = Path(__file__).resolve().parents[1] / "data" / "checker" / "tiny.toml"
+        cities = tmp_path / "cities"
+        cities.mkdir()
+        for name in ("north", "south"):
+            (cities / f"{name}.toml").write_text(tiny.read_text(encoding="utf-8"), encoding="utf-8")
+        cli = [sys.executable, "-m", "fulfil.cli", "-q", "plan", "--time-limit", "0", "--solutions", "20",
+               "--charts", "0", "--cluster", address]
+        one = subprocess.run([*cli, str(tiny), "--out", str(tmp_path / "one")], capture_output=True, text=True,
+                             timeout=240, cwd=tmp_path)
+        assert one.returncode == 0, one.stderr
+        assert (tmp_path / "one" / "plan.json").is_file() and "no violation" in one.stdout
+        many = subprocess.run([*cli, str(cities), "--out", str(tmp_path / "many")], capture_output=True, text=True,
+                              timeout=240, cwd=tmp_path)
+        assert many.returncode == 0, many.stderr
+        assert all((tmp_path / "many" / n / "plan.json").is_file() for n in ("north", "south"))
+        assert "north" in (tmp_path / "many" / "national.csv").read_text(encoding="utf-8")
+
         # a second worker whose fulfil does not import (a broken package shadows the installed one)
         shadow = tmp_path / "shadow" / "fulfil"
         shadow.mkdir(parents=True)

@@ -134,10 +134,7 @@ def main(argv: list[str] | None = None) -> int:
         if k in stats:
             st.lap(k[:-2], seconds=stats[k], indent=True)
     violations = check_plan(s, plan)
-    by_cause: dict[str, int] = {}
-    for v in violations:
-        by_cause[v.cause] = by_cause.get(v.cause, 0) + 1
-    plan = plan.model_copy(update={"check": CheckResult(violations=len(violations), by_cause=by_cause)})
+    plan = plan.model_copy(update={"check": CheckResult.of([v.cause for v in violations])})
     st.lap("check")
     out = Path(args.out) if args.out else Path(tempfile.mkdtemp(prefix="large_city_profile."))
     import fulfil.report.charts as charts_mod

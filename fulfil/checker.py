@@ -6,9 +6,9 @@ its reported departure with :class:`fulfil.travel.TravelModel`, its loads are re
 from the products handed over, and the thermal model (the physics in
 :mod:`solvers.thermal`) is re-run on those recomputed times and loads.
 
-It shares no code with the planner: it imports neither the pipeline (``fulfil.pipeline``,
-``fulfil.stages``), the plan assembly (``fulfil.plan``), ``fulfil.network``,
-``fulfil.feasibility`` nor ``fulfil.coldchain`` — directly or through anything it imports
+It shares no code with the planner: it imports neither the pipeline (``fulfil.pipeline``),
+the stages with the plan assembly and the planner's cold chain (``fulfil.stages``),
+``fulfil.network`` nor ``fulfil.feasibility`` — directly or through anything it imports
 (``tests/fulfil/test_checker_imports.py`` walks the imports) — so a bug there cannot hide
 itself here.  It reads the plan through :mod:`fulfil.plan_model`, which checks structure and
 types only.
@@ -27,8 +27,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from fulfil.plan_model import Duty, Plan, Stop, Trip, parse_plan, read_plan
+from fulfil.plan_model import LIMIT_TOL_MIN, Duty, Plan, Stop, Trip, parse_plan, read_plan
 from fulfil.scenario.schema import ZONES
+from fulfil.units import format_clock, parse_clock
 
 if TYPE_CHECKING:
     from fulfil.plan_model import ZoneLoad
@@ -67,10 +68,6 @@ CAUSES: tuple[str, ...] = (
     "kpi_mismatch",
 )
 
-#: A limit (window close, promise, out-of-zone, shift, reload) counts as broken when exceeded
-#: by more than this many minutes: plan clock times are rounded to 0.01 min, and the trip
-#: departure the checker starts from is that rounded value.
-LIMIT_TOL_MIN = 0.01
 #: Reported times may differ from the recomputed ones by this much (minutes).
 TIME_TOL_MIN = 0.05
 KG_TOL = 0.01
@@ -231,16 +228,14 @@ def _fmt(x: float) -> str:
     return f"{x:.2f}"
 
 
-def _clock(minutes: float) -> str:
-    total = int(round(minutes))
-    return f"{total // 60:02d}:{total % 60:02d}"
-
-
 def _hhmm_minutes(text: str) -> float | None:
-    parts = text.split(":")
-    if len(parts) != 2 or not all(p.isdigit() for p in parts):
+    """Minutes of an ``HH:MM`` text (None when it is not one)."""
+    if len(text.split(":")) != 2:
         return None
-    return int(parts[0]) * 60.0 + int(parts[1])
+    try:
+        return parse_clock(text)
+    except ValueError:
+        return None
 
 
 def _trip_where(tid: str, j: int | None = None, loc: str | None = None) -> str:
@@ -508,8 +503,8 @@ class _Checker:
         for a, b in zip(reported, reported[1:]):
             if b.departure < a.departure:
                 self.add_at("time_mismatch",
-                            f"duty {d.id}: trip {b.id} (departs {_clock(b.departure)}) is listed after trip {a.id} "
-                            f"(departs {_clock(a.departure)}); list a duty's trips in time order", b)
+                            f"duty {d.id}: trip {b.id} (departs {format_clock(b.departure)}) is listed after trip {a.id} "
+                            f"(departs {format_clock(a.departure)}); list a duty's trips in time order", b)
         pol = self.pol
         ordered = sorted(reported, key=lambda t: t.departure)
         for a, b in zip(ordered, ordered[1:]):
@@ -517,12 +512,12 @@ class _Checker:
             reload = pol.reload_fixed_min + pol.reload_per_crate_min * crates
             if b.departure < a.ret - LIMIT_TOL_MIN:
                 self.add_at("trips_overlap",
-                            f"trip {b.id}: departs at {_clock(b.departure)} but the vehicle is back from trip {a.id} "
-                            f"only at {_clock(a.ret)} (recomputed)", b)
+                            f"trip {b.id}: departs at {format_clock(b.departure)} but the vehicle is back from trip {a.id} "
+                            f"only at {format_clock(a.ret)} (recomputed)", b)
             elif b.departure < a.ret + reload - LIMIT_TOL_MIN:
                 self.add_at("reload_too_short",
-                            f"trip {b.id}: departs at {_clock(b.departure)}, {b.departure - a.ret:.1f} min after trip "
-                            f"{a.id} returns ({_clock(a.ret)}), but reloading {_n(crates, 'crate')} takes "
+                            f"trip {b.id}: departs at {format_clock(b.departure)}, {b.departure - a.ret:.1f} min after trip "
+                            f"{a.id} returns ({format_clock(a.ret)}), but reloading {_n(crates, 'crate')} takes "
                             f"{reload:.1f} min (policies.reload_fixed_min {pol.reload_fixed_min:g} + "
                             f"reload_per_crate_min {pol.reload_per_crate_min:g} × crates)", b)
 
@@ -535,12 +530,12 @@ class _Checker:
         # shift
         if t.departure < vt.shift.open - LIMIT_TOL_MIN:
             self.add_at("shift_exceeded",
-                        f"{where}: departs at {_clock(t.departure)}, before the shift of '{vt.id}' opens "
-                        f"({_clock(vt.shift.open)})", t)
+                        f"{where}: departs at {format_clock(t.departure)}, before the shift of '{vt.id}' opens "
+                        f"({format_clock(vt.shift.open)})", t)
         if t.ret > vt.shift.close + LIMIT_TOL_MIN:
             self.add_at("shift_exceeded",
-                        f"{where}: returns at {_clock(t.ret)} (recomputed), after the shift of '{vt.id}' closes "
-                        f"({_clock(vt.shift.close)})", t)
+                        f"{where}: returns at {format_clock(t.ret)} (recomputed), after the shift of '{vt.id}' closes "
+                        f"({format_clock(vt.shift.close)})", t)
         # departure policy: trunk trucks leave at trunk_departure at the earliest; last-mile
         # vehicles when the warehouse dispatches (goods sorted, cold room opened)
         if t.tier == "trunk":
@@ -552,7 +547,7 @@ class _Checker:
             what = "the forward warehouse's dispatch time"
         if t.departure < earliest - LIMIT_TOL_MIN:
             self.add_at("early_departure",
-                        f"{where}: departs at {_clock(t.departure)}, before {what} ({_clock(earliest)})", t)
+                        f"{where}: departs at {format_clock(t.departure)}, before {what} ({format_clock(earliest)})", t)
         # trip-level times
         self._cmp_time(t, None, "return", tp.return_, t.ret)
         for key, text, value in (("departure_hhmm", tp.departure_hhmm, t.departure),
@@ -560,7 +555,7 @@ class _Checker:
             if text is not None:
                 m = _hhmm_minutes(text)
                 if m is None or abs(m - value) > 1.0:
-                    self.add_at("time_mismatch", f"{where}: {key} is {text!r} but the time is {_clock(value)}", t)
+                    self.add_at("time_mismatch", f"{where}: {key} is {text!r} but the time is {format_clock(value)}", t)
         if abs(tp.duration_h - t.duration_h) > TIME_TOL_MIN / 60.0:
             self.add_at("time_mismatch",
                         f"{where}: duration_h is {tp.duration_h} but (return - departure) / 60 = {t.duration_h:.4f}", t)
@@ -663,7 +658,7 @@ class _Checker:
         # window
         if s.arrival > s.window[1] + LIMIT_TOL_MIN:
             what = "the trunk receiving window" if t.tier == "trunk" else "its window"
-            self.add_at("late", f"{where}: arrives at {_clock(s.arrival)}, after {what} closes ({_clock(s.window[1])})",
+            self.add_at("late", f"{where}: arrives at {format_clock(s.arrival)}, after {what} closes ({format_clock(s.window[1])})",
                         t, j)
         # reported times
         self._cmp_time(t, j, "arrival", sp.arrival, s.arrival, loc)
@@ -673,7 +668,7 @@ class _Checker:
             m = _hhmm_minutes(sp.arrival_hhmm)
             if m is None or abs(m - s.arrival) > 1.0:
                 self.add_at("time_mismatch", f"{where}: arrival_hhmm is {sp.arrival_hhmm!r} but the arrival is "
-                                             f"{_clock(s.arrival)}", t, j)
+                                             f"{format_clock(s.arrival)}", t, j)
         if abs(sp.leg_km - s.leg_km) > KM_TOL:
             self.add_at("cost_mismatch", f"{where}: leg_km is {sp.leg_km} but recomputes to {s.leg_km:.3f}", t, j)
         elapsed = s.arrival - t.departure
@@ -880,9 +875,9 @@ class _Checker:
                     tail = ""
                     if later is not None:
                         tail = (f" (trunk trip {later[2].id} stop {later[3] + 1} finishes unloading {later[1]} more at "
-                                f"{_clock(later[0])})")
+                                f"{format_clock(later[0])})")
                     self.add_at("trunk_late",
-                                f"trip {t.id}: departs at {_clock(dep)} with {z} goods, but by then trunk trips have "
+                                f"trip {t.id}: departs at {format_clock(dep)} with {z} goods, but by then trunk trips have "
                                 f"unloaded {arrived} {z} crates at '{fw}' and its last-mile trips take {taken}{tail}",
                                 t)
 

@@ -14,12 +14,8 @@ import os
 import sys
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from fulfil.errors import FulfilError, UsageError
-
-if TYPE_CHECKING:
-    from fulfil.plan_model import Plan
 
 log = logging.getLogger("fulfil")
 
@@ -112,10 +108,7 @@ def _cmd_plan(args: argparse.Namespace) -> int:
 
         log.info("checking the plan independently")
         violations = check_plan(s, plan)
-        by_cause: dict[str, int] = {}
-        for v in violations:
-            by_cause[v.cause] = by_cause.get(v.cause, 0) + 1
-        plan = plan.model_copy(update={"check": CheckResult(violations=len(violations), by_cause=by_cause)})
+        plan = plan.model_copy(update={"check": CheckResult.of([v.cause for v in violations])})
     from fulfil.report.plan_dir import write_plan_dir
 
     write_plan_dir(plan, out, s, charts=None if args.charts < 0 else args.charts)

@@ -25,9 +25,6 @@ import csv
 import io
 import json
 import logging
-import os
-import shutil
-import tempfile
 import threading
 import time
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
@@ -124,17 +121,6 @@ def _row(city: str, status: str, plan_doc: dict | None, plan_s: float, wall_s: f
             "plan_s": round(plan_s, 2), "wall_s": round(wall_s, 2)}
 
 
-def _replace_dir(tmp: Path, final: Path) -> None:
-    """Put the complete folder ``tmp`` at ``final`` (an older ``final`` goes away only after)."""
-    if final.exists():
-        old = final.with_name(f".{final.name}.old.{os.getpid()}.{threading.get_ident()}")
-        final.rename(old)
-        tmp.rename(final)
-        shutil.rmtree(old, ignore_errors=True)
-    else:
-        tmp.rename(final)
-
-
 def _done_plan(folder: Path, digest: str) -> dict | None:
     """The plan already written in ``folder`` for the scenario with ``digest`` (None: plan it)."""
     path = folder / "plan.json"
@@ -163,15 +149,7 @@ def plan_city(path: Path, scenario: Any, params: PlanParams, executor: Executor,
                            check).result()
         plan, causes, plan_s = parse_plan(got["plan"]), got["causes"], got["plan_s"]
     else:
-        from fulfil.pipeline import plan_night
-
-        plan = plan_night(scenario, params, source=path.name, executor=executor)
-        plan_s = time.perf_counter() - t0
-        causes = []
-        if check:
-            from fulfil.checker import check_plan
-
-            causes = [v.cause for v in check_plan(scenario, plan)]
+        plan, causes, plan_s = _plan_and_check(scenario, params, path.name, executor, check)
     return _write_city(path.stem, path, scenario, plan, causes, plan_s, t0, out_root, charts, check)
 
 
@@ -181,40 +159,39 @@ def plan_city_task(scenario_doc: dict, params: PlanParams, workers: int, check: 
     from dask.distributed import worker_client
 
     from fulfil.executor import DaskBackend
-    from fulfil.pipeline import plan_night
     from fulfil.scenario.schema import Scenario
 
     s = Scenario.model_validate(scenario_doc)
-    t0 = time.perf_counter()
     with worker_client() as client:
-        plan = plan_night(s, params, source=s.name, executor=_Slice(DaskBackend(client), workers))
+        plan, causes, plan_s = _plan_and_check(s, params, s.name, _Slice(DaskBackend(client), workers), check)
+    return {"plan": plan.to_doc(), "causes": causes, "plan_s": plan_s}
+
+
+def _plan_and_check(scenario: Any, params: PlanParams, source: str, executor: Executor,
+                    check: bool) -> tuple[Any, list[str], float]:
+    """``(plan, causes of its violations, seconds planning)``."""
+    from fulfil.pipeline import plan_night
+
+    t0 = time.perf_counter()
+    plan = plan_night(scenario, params, source=source, executor=executor)
     plan_s = time.perf_counter() - t0
     causes: list[str] = []
     if check:
         from fulfil.checker import check_plan
 
-        causes = [v.cause for v in check_plan(s, plan)]
-    return {"plan": plan.to_doc(), "causes": causes, "plan_s": plan_s}
+        causes = [v.cause for v in check_plan(scenario, plan)]
+    return plan, causes, plan_s
 
 
 def _write_city(city: str, path: Path, scenario: Any, plan: Any, causes: list[str], plan_s: float, t0: float,
                 out_root: Path, charts: int | None, check: bool) -> CityResult:
+    from fulfil.output import replace_folder_atomic
     from fulfil.plan_model import CheckResult
     from fulfil.report.plan_dir import write_plan_dir
 
     if check:
-        by: dict[str, int] = {}
-        for c in causes:
-            by[c] = by.get(c, 0) + 1
-        plan = plan.model_copy(update={"check": CheckResult(violations=len(causes), by_cause=by)})
-    out_root.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{city}.", dir=out_root))
-    try:
-        write_plan_dir(plan, tmp, scenario, charts=charts)
-        _replace_dir(tmp, out_root / city)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+        plan = plan.model_copy(update={"check": CheckResult.of(causes)})
+    replace_folder_atomic(out_root / city, lambda tmp: write_plan_dir(plan, tmp, scenario, charts=charts))
     status = "interrupted" if plan.code == 130 else ("violations" if causes else "ok")
     return CityResult(city, str(path), status, _row(city, status, plan.to_doc(), plan_s,
                                                     time.perf_counter() - t0, len(causes)))

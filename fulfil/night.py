@@ -24,8 +24,6 @@ if TYPE_CHECKING:
     from fulfil.scenario.schema import Scenario
     from solvers.thermal.quality import ProductClass
 
-#: Quality class of a product that names none, by zone (DOMAIN.md §2.4).
-DEFAULT_QUALITY_CLASS = {"chilled": "leafy_veg", "frozen": "frozen", "ambient": None}
 
 
 def _ro(a: object, dtype: object = None) -> np.ndarray:
@@ -96,7 +94,7 @@ class CompiledNight:
 
 def compile_night(scenario: Scenario) -> CompiledNight:
     """Compile ``scenario`` once; the result holds no reference to the pydantic model."""
-    from solvers.thermal.quality import PRODUCT_CLASSES
+    from solvers.thermal.route import DEFAULT_CLASS, product_class
 
     s = scenario
     pol = s.policies
@@ -131,8 +129,9 @@ def compile_night(scenario: Scenario) -> CompiledNight:
     )
     classes = []
     for p in s.products:
-        name = p.quality_class or DEFAULT_QUALITY_CLASS[p.zone]
-        classes.append(PRODUCT_CLASSES[name] if name is not None else None)
+        # the zone's default class (chilled, frozen) unless the product names one; ambient: none
+        known = p.quality_class is not None or p.zone in DEFAULT_CLASS
+        classes.append(product_class(p.zone, p.quality_class) if known else None)
 
     policy = Policy(
         trunk_receiving_open=float(pol.trunk_receiving.open),

@@ -1,13 +1,16 @@
-"""Atomic file output: write to a temporary file beside the target, then ``os.replace``.
+"""Atomic file output: write to a temporary file (or folder) beside the target, then rename.
 
-A crash or Ctrl-C mid-write leaves either the old file or the new one, never half of one.
+A crash or Ctrl-C mid-write leaves either the old file or folder or the new one, never half of one.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
 import tempfile
+import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -39,3 +42,23 @@ def write_text_atomic(path: str | Path, text: str) -> None:
 
 def write_json_atomic(path: str | Path, data: Any) -> None:
     write_text_atomic(path, json.dumps(data, indent=1, ensure_ascii=False) + "\n")
+
+
+def replace_folder_atomic(final: str | Path, fill: Callable[[Path], None]) -> None:
+    """Build a folder with ``fill(tmp)`` in a fresh temporary folder beside ``final``, then put it
+    at ``final`` whole (an older ``final`` is removed only after)."""
+    final = Path(final)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", dir=final.parent))
+    try:
+        fill(tmp)
+        if final.exists():
+            old = final.with_name(f".{final.name}.old.{os.getpid()}.{threading.get_ident()}")
+            final.rename(old)
+            tmp.rename(final)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            tmp.rename(final)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise

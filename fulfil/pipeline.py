@@ -71,6 +71,7 @@ def _plan(scenario: Scenario | CompiledNight, params: PlanParams, source: str, e
     from fulfil.stages.jobs import last_mile_jobs
     from fulfil.stages.last_mile import route_last_mile
     from fulfil.stages.subproblems import last_mile_subproblems
+    from fulfil.stages.trip_work import TripWork
     from fulfil.stages.trunk import route_trunk
 
     ex.warm_up()  # workers start while the night is compiled and the problems built
@@ -92,8 +93,9 @@ def _plan(scenario: Scenario | CompiledNight, params: PlanParams, source: str, e
              sum(len(sp.jobs) for sp in subs), ex.workers)
     last_mile = route_last_mile(night, subs, params, lm_budget, ex)
     clock.lap("last_mile_s")
+    work = TripWork(night)  # each trip timed and run through the thermal model once
     if night.policy.cold_chain_model:  # after an interruption: no re-solve, failing stops come off
-        last_mile = repair_cold_chain(night, subs, last_mile, params, lm_budget, ex)
+        last_mile = repair_cold_chain(night, subs, last_mile, params, lm_budget, ex, work=work)
         clock.lap("cold_chain_s")
     routed = route_trunk(night, alloc.assign, last_mile, params, trunk_budget, ex)
     interrupted = routed.interrupted
@@ -102,7 +104,7 @@ def _plan(scenario: Scenario | CompiledNight, params: PlanParams, source: str, e
 
     stats = dict(clock.stats)
     plan = assemble_plan(night, routed.trips, alloc.unserved + unserved + routed.unserved, alloc.assign, params,
-                         interrupted, stats)
+                         interrupted, stats, work)
     clock.lap("assembly_s")
     stats["assembly_s"] = clock.stats["assembly_s"]
     stats["total_s"] = time.perf_counter() - clock.t0

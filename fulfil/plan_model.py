@@ -49,12 +49,16 @@ __all__ = [
 
 FORMAT = "fulfil-plan"
 FORMAT_VERSION = 2
+#: A limit (window close, promise, out-of-zone, shift, reload) counts as broken when exceeded by
+#: more than this many minutes: plan clock times are rounded to 0.01 min.  The planner's KPIs and
+#: the checker use the same tolerance.
+LIMIT_TOL_MIN = 0.01
 
 Num = Annotated[float, Field(allow_inf_nan=False)]
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True, strict=False)
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True, strict=True)
 
 
 class ZoneLoad(_Model):
@@ -204,6 +208,14 @@ class CheckResult(_Model):
     violations: int
     by_cause: dict[str, int] = Field(default_factory=dict)
 
+    @classmethod
+    def of(cls, causes: list[str]) -> CheckResult:
+        """From the causes of the checker's violations, one per violation."""
+        by: dict[str, int] = {}
+        for c in causes:
+            by[c] = by.get(c, 0) + 1
+        return cls(violations=len(causes), by_cause=by)
+
 
 class Params(_Model):
     time_limit_s: Num | None = None
@@ -275,15 +287,19 @@ def _message(err: dict) -> str:
     return msg.removeprefix("Value error, ")
 
 
+def _validate(doc: object) -> tuple[Plan | None, list[str]]:
+    """``(plan, [])`` or ``(None, structural problems as "field.path: what is wrong")`` — one validation."""
+    if not isinstance(doc, dict):
+        return None, ["the top level must be a JSON object"]
+    try:
+        return Plan.model_validate(doc), []
+    except ValidationError as exc:
+        return None, [f"{_loc(e)}: {_message(e)}" for e in exc.errors()]
+
+
 def plan_problems(doc: object) -> list[str]:
     """Structural problems of a plan document, each ``field.path: what is wrong``."""
-    if not isinstance(doc, dict):
-        return ["the top level must be a JSON object"]
-    try:
-        Plan.model_validate(doc)
-    except ValidationError as exc:
-        return [f"{_loc(e)}: {_message(e)}" for e in exc.errors()]
-    return []
+    return _validate(doc)[1]
 
 
 def parse_plan(doc: object, source: str = "plan") -> Plan:
@@ -291,11 +307,11 @@ def parse_plan(doc: object, source: str = "plan") -> Plan:
     structural problem as ``source: field.path: what is wrong``."""
     if isinstance(doc, Plan):
         return doc
-    problems = plan_problems(doc)
-    if problems:
+    plan, problems = _validate(doc)
+    if plan is None:
         shown = problems[:50] + ([f"... and {len(problems) - 50} more"] if len(problems) > 50 else [])
         raise ScenarioError([f"{source}: {p}" for p in shown])
-    return Plan.model_validate(doc)
+    return plan
 
 
 def read_plan(path: str | Path) -> Plan:

@@ -132,6 +132,8 @@ def solve_subproblems(problems: Sequence[RoutingProblem], params_list: Sequence[
     outcomes: dict[int, list] = {}
     params = [RoutingParams() if p is None else p for p in params_list]
 
+    parallel = executor.workers > 1  # asked once: a cluster answers over the network
+
     def finish(i: int, sol: RoutingSolution) -> None:
         out[i] = sol
         log.info("  %s %d/%d solved (%d jobs, %d vehicles used)", label, len(out), n, problems[i].n_jobs,
@@ -149,7 +151,7 @@ def solve_subproblems(problems: Sequence[RoutingProblem], params_list: Sequence[
         outcomes[i].append(res)
         pending[i] -= 1
         if pending[i] == 0:
-            finish(i, combine(problems[i], params[i], outcomes[i], parallel=executor.workers > 1))
+            finish(i, combine(problems[i], params[i], outcomes[i], parallel=parallel))
 
     try:
         for i in order:

@@ -43,7 +43,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from fulfil.bench.common import (
-    CVRP_CLASSES, RESULT_COLUMNS, BenchSet, natural, parse_peers, progress, results_table, select_instances,
+    CVRP_CLASSES, BenchSet, parse_peers, progress, results_table, select_instances,
     sorted_rows, summarize, write_results_csv,
 )
 from fulfil.errors import UsageError

@@ -316,9 +316,9 @@ def last_mile_subproblems(scenario: Any, params: Any) -> list[SubproblemCase]:
     cold-chain repair (tighter limits) are given in their first form.
     """
     from fulfil.night import compile_night
-    from fulfil.routing_tasks import stage_budgets
     from fulfil.stages.allocate import allocate
     from fulfil.stages.jobs import last_mile_jobs
+    from fulfil.stages.last_mile import stage_run_budgets
     from fulfil.stages.subproblems import last_mile_subproblems as build
 
     night = compile_night(scenario)
@@ -326,7 +326,7 @@ def last_mile_subproblems(scenario: Any, params: Any) -> list[SubproblemCase]:
     jobs_by_fw, _ = last_mile_jobs(night, alloc.assign, alloc.units)
     subs = build(night, jobs_by_fw)
     total, _ = params.budgets()
-    budgets = stage_budgets([sp.problem for sp in subs], total, params.n_workers)
+    budgets = stage_run_budgets([sp.problem for sp in subs], params, total, params.n_workers)
     return [SubproblemCase(str(night.net.forward_ids[sp.owner]), sp.problem, b)
             for sp, b in zip(subs, budgets, strict=True)]
 

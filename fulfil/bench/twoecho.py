@@ -540,8 +540,7 @@ def run_2e_task(args: tuple[str, str, float, int, str]) -> dict:
 
         # ours' two cores: every subproblem's OR-Tools and PyVRP runs at the same time, each with its budget
         with make_executor(ROUTING_PROCESSES) as ex:
-            for _ in range(ex.workers):
-                ex.submit(int)  # a no-op: the workers start while the satellite split runs here
+            ex.warm_up()  # the workers start while the satellite split runs here
             res, _ = solve_2e(inst, limit, seed, executor=ex)
     except Exception as exc:
         row.update(feasible=False, routes=0, cost=None, seconds=time.perf_counter() - t0,

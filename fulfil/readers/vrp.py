@@ -160,6 +160,10 @@ class _Lines:
         self.items: list[tuple[int, str]] = [
             (k, s) for k, line in enumerate(text.splitlines(), start=1) if (s := line.strip()) and not s.startswith("#")
         ]
+        # section header → its index in items, found once (rows are looked up row by row)
+        self._sections: dict[str, int] = {}
+        for i, (_, s) in enumerate(self.items):
+            self._sections.setdefault(s.strip(" :").upper(), i)
 
     def at(self, line: int | None) -> str:
         """``"<file>:<line>"``, or ``"<file>"`` when the line is unknown."""
@@ -174,11 +178,7 @@ class _Lines:
 
     def section_index(self, name: str) -> int | None:
         """Index in :attr:`items` of the ``<NAME>_SECTION`` header."""
-        target = name.upper() + "_SECTION"
-        for i, (_, s) in enumerate(self.items):
-            if s.strip(" :").upper() == target:
-                return i
-        return None
+        return self._sections.get(name.upper() + "_SECTION")
 
     def section(self, name: str) -> int | None:
         """Line of the ``<NAME>_SECTION`` header."""

@@ -3,9 +3,6 @@ map and temperature charts — written so that an interruption never leaves half
 
 from __future__ import annotations
 
-import os
-import shutil
-import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -15,21 +12,13 @@ if TYPE_CHECKING:
 
 def _replace_folder(out: Path, name: str, files: dict[str, str]) -> None:
     """Write ``files`` into a fresh temporary folder, then swap it in for ``out/name`` whole."""
-    tmp = Path(tempfile.mkdtemp(prefix=f".{name}.", dir=out))
-    try:
+    from fulfil.output import replace_folder_atomic
+
+    def fill(tmp: Path) -> None:
         for fname, text in files.items():
             (tmp / fname).write_text(text, encoding="utf-8")
-        final = out / name
-        if final.exists():
-            old = out / f".{name}.old.{os.getpid()}"
-            final.rename(old)
-            tmp.rename(final)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            tmp.rename(final)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+
+    replace_folder_atomic(out / name, fill)
 
 
 def write_plan_dir(plan: Plan, out: Path, scenario=None, charts: int | None = 2) -> None:

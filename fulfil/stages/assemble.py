@@ -16,10 +16,11 @@ import numpy as np
 
 from fulfil.network import Z
 from fulfil.night import CompiledNight
-from fulfil.plan_model import FORMAT, FORMAT_VERSION, Plan
+from fulfil.plan_model import FORMAT, FORMAT_VERSION, LIMIT_TOL_MIN, Plan
 from fulfil.scenario.schema import ZONES
 from fulfil.stages.cold_chain import body_split, trip_cold_chain
-from fulfil.stages.timing import TimedTrip, time_trip
+from fulfil.stages.timing import TimedTrip
+from fulfil.stages.trip_work import TripWork
 from fulfil.stages.types import LAST_MILE, TIER_NAME, TRUNK, RoutedTrip, UnservedLine
 from fulfil.units import format_clock
 
@@ -35,7 +36,8 @@ def _loads(crates: np.ndarray, kg: np.ndarray) -> dict[str, dict[str, float]]:
     return {ZONES[z]: {"crates": int(crates[z]), "kg": _r(kg[z], 3)} for z in range(Z) if crates[z] > 0 or kg[z] > 0}
 
 
-def trip_doc(night: CompiledNight, tt: TimedTrip, trip_id: str) -> dict[str, Any]:
+def trip_doc(night: CompiledNight, tt: TimedTrip, trip_id: str,
+             cold: tuple[dict | None, list[dict[str, dict]]] | None = None) -> dict[str, Any]:
     """One trip of the plan document (docs/plan_format.md, Trip)."""
     net, travel = night.net, night.travel
     v = net.vehicles
@@ -48,7 +50,10 @@ def trip_doc(night: CompiledNight, tt: TimedTrip, trip_id: str) -> dict[str, Any
     for st in tt.stops:
         left_c = left_c - st.crates
         left_kg = np.maximum(left_kg - st.kg, 0.0)
-        out_of_zone = {ZONES[z]: _r(st.arrival - dep if (z == 1 and not v.refrigerated[t]) else 0.0)
+        # out of its zone from the trip's departure: cold goods on an unrefrigerated vehicle (chilled in
+        # insulated boxes) and goods the vehicle has no compartment for (docs/plan_format.md)
+        out_of_zone = {ZONES[z]: _r(st.arrival - dep if (v.crates[t, z] == 0 or (z < 2 and not v.refrigerated[t]))
+                                    else 0.0)
                        for z in range(Z) if st.crates[z] > 0}
         stop: dict[str, Any] = {
             "location": travel.ids[st.site],
@@ -85,7 +90,7 @@ def trip_doc(night: CompiledNight, tt: TimedTrip, trip_id: str) -> dict[str, Any
     if night.bodies.movable[t]:
         doc["compartments"] = {ZONES[z]: n for z, n in body_split(night, t, load_c).items()}
     if night.policy.cold_chain_model:
-        block, per_stop = trip_cold_chain(night, tt)
+        block, per_stop = cold if cold is not None else trip_cold_chain(night, tt)
         if block is not None:
             doc["thermal"] = block
         for stop, cc in zip(stops, per_stop, strict=True):
@@ -94,8 +99,9 @@ def trip_doc(night: CompiledNight, tt: TimedTrip, trip_id: str) -> dict[str, Any
     return doc
 
 
-def duties(night: CompiledNight, trips: list[RoutedTrip]) -> list[dict[str, Any]]:
+def duties(night: CompiledNight, trips: list[RoutedTrip], work: TripWork | None = None) -> list[dict[str, Any]]:
     """One duty per vehicle (trunk first, then by depot, type and index), its trips in time order."""
+    work = work or TripWork(night)
     v = night.net.vehicles
     by_vehicle: dict[tuple[int, int, int], list[RoutedTrip]] = defaultdict(list)
     for rt in trips:
@@ -107,8 +113,10 @@ def duties(night: CompiledNight, trips: list[RoutedTrip]) -> list[dict[str, Any]
         depot = night.travel.ids[int(v.home[t])]
         counters[depot] += 1
         did = f"{'T' if tier == TRUNK else 'L'}-{depot}-{counters[depot]:02d}"
-        timed = sorted((time_trip(night, rt) for rt in by_vehicle[(tier, t, k)]), key=lambda tt: tt.departure)
-        tdocs = [trip_doc(night, tt, f"{did}.{n}") for n, tt in enumerate(timed, start=1)]
+        ordered = sorted(by_vehicle[(tier, t, k)], key=lambda rt: work.timed(rt).departure)
+        tdocs = [trip_doc(night, work.timed(rt), f"{did}.{n}",
+                          work.cold_chain(rt) if night.policy.cold_chain_model else None)
+                 for n, rt in enumerate(ordered, start=1)]
         fixed = float(v.fixed_cost[t])
         dist = sum(d["cost"]["distance"] for d in tdocs)
         time = sum(d["cost"]["time"] for d in tdocs)
@@ -143,9 +151,9 @@ def kpis(night: CompiledNight, duty_docs: list[dict], unserved: list[dict]) -> d
             p = pidx[st["location"]]
             served_stops += 1
             cold = any(z in st["delivered"] for z in ("frozen", "chilled"))
-            ok = st["arrival"] <= net.pp_close[p] + 1e-6
+            ok = st["arrival"] <= net.pp_close[p] + LIMIT_TOL_MIN
             if cold:
-                ok = ok and st["minutes_since_cold_room"] <= pol.promise_minutes + 1e-6
+                ok = ok and st["minutes_since_cold_room"] <= pol.promise_minutes + LIMIT_TOL_MIN
             on_time += ok
             for name, q in st["products"].items():
                 delivered[p, kidx[name]] += q
@@ -157,7 +165,7 @@ def kpis(night: CompiledNight, duty_docs: list[dict], unserved: list[dict]) -> d
                 if z == 1 and not net.vehicles.refrigerated[t]:
                     limit = min(limit, float(net.vehicles.box_minutes[t]))
                 crates_all += load["crates"]
-                crates_ok += load["crates"] if st["minutes_out_of_zone"].get(zname, 0.0) <= limit + 1e-6 else 0
+                crates_ok += load["crates"] if st["minutes_out_of_zone"].get(zname, 0.0) <= limit + LIMIT_TOL_MIN else 0
             for zname, cc in (st.get("cold_chain") or {}).items():
                 n = st["delivered"][zname]["crates"]
                 cold_all += n
@@ -165,7 +173,7 @@ def kpis(night: CompiledNight, duty_docs: list[dict], unserved: list[dict]) -> d
                 spoil_cost += cc["spoilage_cost"]
                 spoiled += cc["spoiled_crates"]
     ordered = net.demand.sum(axis=1)
-    got = delivered.sum(axis=1)
+    got = np.minimum(delivered, net.demand).sum(axis=1)  # a product counts up to what was ordered
     share = np.where(ordered > 0, got / np.maximum(ordered, 1), 1.0)
     orders_total = int(net.orders.sum())
     orders_served = float((net.orders * share).sum())
@@ -204,9 +212,10 @@ def kpis(night: CompiledNight, duty_docs: list[dict], unserved: list[dict]) -> d
 
 
 def assemble_plan(night: CompiledNight, trips: list[RoutedTrip], unserved: list[UnservedLine], assign: np.ndarray,
-                  params: PlanParams, interrupted: bool, stats: dict[str, float] | None = None) -> Plan:
+                  params: PlanParams, interrupted: bool, stats: dict[str, float] | None = None,
+                  work: TripWork | None = None) -> Plan:
     net = night.net
-    duty_docs = duties(night, trips)
+    duty_docs = duties(night, trips, work)
     unserved_docs = [
         {"pickup_point": net.pickup_ids[u.pickup], "product": net.product_ids[u.product], "units": int(u.units),
          "reason": u.reason, "detail": u.detail}

@@ -39,22 +39,7 @@ def body_split(night: CompiledNight, t: int, load_crates: np.ndarray) -> dict[in
 
 
 def trip_cold_chain(night: CompiledNight, tt: TimedTrip) -> tuple[dict | None, list[dict[str, dict]]]:
-    """``(thermal block or None, per-stop {zone name: cold-chain values})`` of one trip.
-
-    Memoised on the trip (``tt.trip.memo``) for the timing ``tt`` it was computed on
-    (:func:`.timing.time_trip` returns the same object while the trip is unchanged); the
-    result is shared, not copied: callers must not modify it.
-    """
-    hit = tt.trip.memo.get("cold_chain")
-    if hit is not None and hit[0] is tt:
-        return hit[1]
-    out = _trip_cold_chain(night, tt)
-    if tt.trip.memo.get("timed", (None, None))[1] is tt:
-        tt.trip.memo["cold_chain"] = (tt, out)
-    return out
-
-
-def _trip_cold_chain(night: CompiledNight, tt: TimedTrip) -> tuple[dict | None, list[dict[str, dict]]]:
+    """``(thermal block or None, per-stop {zone name: cold-chain values})`` of one trip."""
     from solvers.thermal.route import (STORAGE_C, body_compartment, handover_quality, readable_trace,
                                        simulate_zone, zone_limits)
 
@@ -134,5 +119,9 @@ def _trip_cold_chain(night: CompiledNight, tt: TimedTrip) -> tuple[dict | None, 
 
 def out_of_spec_stops(night: CompiledNight, tt: TimedTrip) -> list[tuple[int, int]]:
     """``(stop index, zone)`` of every hand-over of ``tt`` the thermal model puts out of specification."""
-    _, per_stop = trip_cold_chain(night, tt)
+    return failing_handovers(trip_cold_chain(night, tt)[1])
+
+
+def failing_handovers(per_stop: list[dict[str, dict]]) -> list[tuple[int, int]]:
+    """``(stop index, zone)`` of the hand-overs out of specification in :func:`trip_cold_chain`'s per-stop values."""
     return [(i, ZONES.index(zone)) for i, cc in enumerate(per_stop) for zone, c in cc.items() if not c["in_spec"]]

@@ -15,10 +15,9 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from fulfil.night import CompiledNight
-from fulfil.stages.cold_chain import out_of_spec_stops
 from fulfil.stages.last_mile import Routed, collect, routing_params, run_budgets
 from fulfil.stages.subproblems import build_subproblem
-from fulfil.stages.timing import time_trip
+from fulfil.stages.trip_work import TripWork
 from fulfil.stages.types import LAST_MILE, RoutedTrip, Subproblem, UnservedLine
 
 if TYPE_CHECKING:
@@ -32,22 +31,25 @@ MARGIN_MIN = 10.0
 FLOOR_MIN = 5.0
 
 
-def _failures(night: CompiledNight, trips: list[RoutedTrip]) -> dict[int, list[tuple[RoutedTrip, int, int, float]]]:
+def _failures(work: TripWork, trips: list[RoutedTrip]) -> dict[int, list[tuple[RoutedTrip, int, int, float]]]:
     """Forward index → (trip, stop index, zone, minutes since the cold room) of every failing hand-over."""
     out: dict[int, list] = {}
     for rt in trips:
         if rt.tier != LAST_MILE:
             continue
-        tt = time_trip(night, rt)
-        for i, z in out_of_spec_stops(night, tt):
-            f = rt.depot - night.travel.n_central
+        tt = work.timed(rt)
+        for i, z in work.out_of_spec(rt):
+            f = rt.depot - work.night.travel.n_central
             out.setdefault(f, []).append((rt, i, z, tt.stops[i].arrival - tt.departure))
     return out
 
 
 def repair_cold_chain(night: CompiledNight, subs: list[Subproblem], routed: Routed, params: PlanParams,
-                      budget_s: float | None, executor: Executor, rounds: int = 3) -> Routed:
-    """``routed`` with every last-mile hand-over in specification (``subs`` are updated in place)."""
+                      budget_s: float | None, executor: Executor, rounds: int = 3,
+                      work: TripWork | None = None) -> Routed:
+    """``routed`` with every last-mile hand-over in specification (``subs`` are updated in place);
+    ``work`` keeps the trips' timing and cold chain for the assembly."""
+    work = work or TripWork(night)
     from fulfil.routing_tasks import solve_subproblems
 
     pos = {sp.owner: i for i, sp in enumerate(subs)}
@@ -56,7 +58,7 @@ def repair_cold_chain(night: CompiledNight, subs: list[Subproblem], routed: Rout
     for round_ in range(rounds):
         if interrupted:
             break
-        bad = _failures(night, trips)
+        bad = _failures(work, trips)
         if not bad:
             return Routed(trips, unserved, interrupted)
         log.info("cold chain: %d hand-over(s) out of spec at %d warehouse(s); re-solving with tighter limits "
@@ -88,10 +90,10 @@ def repair_cold_chain(night: CompiledNight, subs: list[Subproblem], routed: Rout
     # loads, so re-check until the trip passes)
     kept: list[RoutedTrip] = []
     for rt in trips:
-        cur = rt  # the trip itself while nothing comes off (its timing and cold chain are memoised on it)
+        cur = rt  # the trip itself while nothing comes off (its work is kept for the assembly)
         while cur.tier == LAST_MILE and cur.jobs:
-            tt = time_trip(night, cur)
-            failing = {tt.stops[i].site for i, _ in out_of_spec_stops(night, tt)}
+            tt = work.timed(cur)
+            failing = {tt.stops[i].site for i, _ in work.out_of_spec(cur)}
             if not failing:
                 break
             for j in [j for j in cur.jobs if j.site in failing]:

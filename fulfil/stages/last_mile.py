@@ -43,14 +43,22 @@ def run_budgets(problems: list[Any], params: PlanParams) -> list[float | None] |
     return [max(MIN_BUDGET_S, params.seconds_per_job * p.n_jobs) for p in problems]
 
 
+def stage_run_budgets(problems: list[Any], params: PlanParams, budget_s: float | None,
+                      workers: int) -> list[float | None]:
+    """Seconds per engine run of each problem: by size (``params.seconds_per_job``), or the stage's
+    wall budget ``budget_s`` shared over ``workers``."""
+    from fulfil.routing_tasks import stage_budgets
+
+    return run_budgets(problems, params) or stage_budgets(problems, budget_s, workers, engine=params.engine)
+
+
 def solve(subs: list[Subproblem], params: PlanParams, budget_s: float | None, label: str,
           executor: Executor) -> tuple[dict[int, Any], bool]:
     """Solutions by position in ``subs`` (those finished before an interruption) and whether one came."""
-    from fulfil.routing_tasks import solve_subproblems, stage_budgets
+    from fulfil.routing_tasks import solve_subproblems
 
     problems = [sp.problem for sp in subs]
-    budgets = run_budgets(problems, params) or stage_budgets(problems, budget_s, executor.workers,
-                                                             engine=params.engine)
+    budgets = stage_run_budgets(problems, params, budget_s, executor.workers)
     return solve_subproblems(problems, routing_params(params, budgets), params.engine, executor, label)
 
 
@@ -95,4 +103,4 @@ def route_last_mile(night: CompiledNight, subs: list[Subproblem], params: PlanPa
     return out
 
 
-__all__ = ["Routed", "collect", "route_last_mile", "routing_params", "run_budgets", "solve"]
+__all__ = ["Routed", "collect", "route_last_mile", "routing_params", "run_budgets", "solve", "stage_run_budgets"]

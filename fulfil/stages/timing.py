@@ -50,27 +50,6 @@ class TimedTrip:
 
 
 def time_trip(night: CompiledNight, rt: RoutedTrip) -> TimedTrip:
-    """``rt`` timed exactly; memoised on the trip (``rt.memo``) for the rest of the run.
-
-    The cold-chain repair and the assembly both time every last-mile trip: the second call
-    returns the first one's result as long as the trip still has the same night, departure,
-    vehicle and jobs (a trip with other jobs is a new :class:`RoutedTrip`, with an empty memo).
-    """
-    key = _memo_key(night, rt)
-    hit = rt.memo.get("timed")
-    if hit is not None and hit[0] == key:
-        return hit[1]
-    tt = _time_trip(night, rt)
-    rt.memo.clear()  # anything derived from an older timing is stale
-    rt.memo["timed"] = (key, tt)
-    return tt
-
-
-def _memo_key(night: CompiledNight, rt: RoutedTrip) -> tuple:
-    return (id(night), rt.tier, rt.vtype, rt.depot, rt.departure_min, tuple(map(id, rt.jobs)))
-
-
-def _time_trip(night: CompiledNight, rt: RoutedTrip) -> TimedTrip:
     net, travel = night.net, night.travel
     profile = net.vehicles.profile[rt.vtype]
     groups: list[list] = []

@@ -165,7 +165,7 @@ def _reconcile(night: CompiledNight, lm_trips: list[RoutedTrip],
             else:
                 kept.append(j)
         if len(kept) == len(rt.jobs):
-            keep.append(rt)  # unchanged: keeps its memoised timing and cold chain
+            keep.append(rt)  # unchanged: the same trip, so its timing and cold chain are reused
         elif kept:
             keep.append(replace(rt, jobs=kept))
     return keep, unserved

@@ -61,7 +61,3 @@ class RoutedTrip:
     depot: int  # global site index
     departure_min: float
     jobs: list[Job]
-    #: Work done on this trip within one run (its exact timing and cold chain: :func:`.timing.time_trip`,
-    #: :func:`.cold_chain.trip_cold_chain`), so the cold-chain repair and the assembly do it once.
-    #: Not an init argument: ``dataclasses.replace`` gives the new trip an empty memo.
-    memo: dict[str, Any] = field(default_factory=dict, init=False, repr=False, compare=False)

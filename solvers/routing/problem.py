@@ -375,7 +375,7 @@ class RoutingSolution:
         ``None``), ``pyvrp_iterations``, ``pyvrp_skipped`` (reason PyVRP did
         not run), ``discarded`` (number of engine results rejected by
         :func:`solvers.routing.check.check_routes`), ``violations`` (messages
-        of the rejected results), ``parallel`` (PyVRP ran in a child process).
+        of the rejected results), ``parallel`` (the engines ran at the same time, as separate tasks).
     """
 
     routes: list[np.ndarray]

@@ -73,7 +73,8 @@ def test_read_vrplib_x_values_and_depot_first():
 
 @needs_solomon
 def test_read_instance_matches_vrplib_package_when_installed():
-    """Where the `vrplib` package is installed, our parser agrees with it on real files of each set."""
+    """Our reader keeps vrplib's values on real files of each set (node order, windows, service times,
+    capacity): the conventions it adds on top (node 0 = depot, ids) do not move a number."""
     vrplib = pytest.importorskip("vrplib", reason="vrplib not installed: cross-check skipped")
     for path in [SOLOMON / "R101.txt", HOMBERGER / "RC2_2_4.txt"]:
         if not path.is_file():

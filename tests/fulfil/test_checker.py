@@ -14,6 +14,7 @@ document.  A duty spec with ``departure`` and ``stops`` is a duty of one trip; o
 from __future__ import annotations
 
 import copy
+import inspect
 import json
 import math
 import re
@@ -966,6 +967,10 @@ def test_every_cause_is_covered():
     tested = set(TARGET.values()) | {c[2] for c in EDIT_CASES} | named_above
     assert documented == set(CAUSES)
     assert set(CAUSES) <= tested
+    # the causes named above are each asserted by a test function of this module
+    sources = [inspect.getsource(f) for name, f in globals().items() if name.startswith("test_") and callable(f)
+               and f is not test_every_cause_is_covered]
+    assert all(any(f'"{c}"' in src for src in sources) for c in named_above), named_above
 
 
 # --------------------------------------------------------------------------- #

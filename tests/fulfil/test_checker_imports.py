@@ -125,11 +125,11 @@ def test_walk_follows_function_level_and_relative_imports():
 
 @pytest.mark.parametrize("module", ["fulfil.pipeline", "fulfil.stages.assemble"])
 def test_walk_sees_the_planner_from_the_planner(module):
-    """Started from the planner, the same walk does reach other banned modules."""
-    if module_file(module) is None:
-        pytest.skip(f"{module} does not exist in this tree")
+    """Started from the planner, the same walk does reach another banned module (the network
+    compilation, which the checker must never reach), not only the start's own packages."""
+    assert module_file(module) is not None, module
     seen = reachable(module)
-    assert any(banned(m) and m != module for m in seen), sorted(seen)
+    assert "fulfil.network" in seen, sorted(seen)
 
 
 def test_banned_names_are_exact():

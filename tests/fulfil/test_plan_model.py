@@ -219,3 +219,14 @@ def test_schema_rejects_what_the_model_rejects(tiny_plan):
     del doc["duties"][0]["trips"][0]["return"]
     errors = _schema_errors(doc)
     assert any("'routes'" in e for e in errors) and any("'return'" in e for e in errors)
+
+
+def test_booleans_and_numeric_strings_are_not_numbers(tiny_plan):
+    """The model is strict, as the published schema: ``true`` is not one crate, ``"1.5"`` is not 1.5 kg."""
+    doc = tiny_plan.to_doc()
+    stop = doc["duties"][0]["trips"][0]["stops"][0]
+    zone = next(iter(stop["delivered"]))
+    stop["delivered"][zone] = {"crates": True, "kg": "1.5"}
+    problems = _problems(doc)
+    assert any(p.endswith(f"delivered.{zone}.crates: Input should be a valid integer") for p in problems), problems
+    assert any(f"delivered.{zone}.kg:" in p for p in problems), problems

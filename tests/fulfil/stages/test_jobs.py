@@ -22,7 +22,7 @@ def _jobs(night):
 def test_every_allocated_unit_is_in_one_job_or_an_unserved_line(tiny_night):
     """Conservation: the jobs of each pickup point plus its unserved lines hold exactly its allocated units;
     each job sits at its pickup point's site at the warehouse it was assigned to."""
-    net, travel = tiny_night.net, tiny_night.travel
+    travel = tiny_night.travel
     a, jobs, unserved = _jobs(tiny_night)
     got = np.zeros_like(a.units)
     for f, js in jobs.items():

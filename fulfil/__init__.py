@@ -21,10 +21,51 @@ Planning runs routing subproblems in worker processes: call it from under
 
 from __future__ import annotations
 
+import os
+import sys
+import tempfile
 from importlib import import_module
 from typing import Any
 
 __version__ = "0.2.0"
+
+
+def _writable(folder: str) -> bool:
+    """Whether ``folder`` exists (or can be made) and takes a new file — numba's own test of a cache folder."""
+    try:
+        os.makedirs(folder, exist_ok=True)
+        tempfile.TemporaryFile(dir=folder).close()
+    except OSError:
+        return False
+    return True
+
+
+def _numba_cache_fallback() -> None:
+    """Point numba's cache at a temp folder when it could write nowhere else.
+
+    The ``cache=True`` kernels of ``geo`` and ``solvers`` make numba raise at import when it
+    can write neither ``NUMBA_CACHE_DIR``, nor beside the sources (the package folder), nor the
+    user's cache folder under HOME — a read-only install in a container without a home makes
+    every command fail.  Then ``<temp>/fulfil-numba-<uid>`` is used; nothing changes otherwise.
+    """
+    here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    user_cache = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    places = [os.environ.get("NUMBA_CACHE_DIR", ""), *(os.path.join(here, pkg, "__pycache__") for pkg in ("geo", "solvers")),
+              os.path.join(user_cache, "numba")]
+    if any(place and _writable(place) for place in places):
+        return
+    try:
+        fallback = os.path.join(tempfile.gettempdir(), f"fulfil-numba-{os.getuid()}")
+    except OSError:  # no writable temp folder either: numba reports it
+        return
+    if _writable(fallback):
+        os.environ["NUMBA_CACHE_DIR"] = fallback
+        config = sys.modules.get("numba.core.config")
+        if config is not None:
+            config.CACHE_DIR = fallback
+
+
+_numba_cache_fallback()
 
 _API = {
     "load_scenario": "fulfil.scenario.load",

@@ -27,7 +27,16 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from fulfil.plan_model import LIMIT_TOL_MIN, Duty, Plan, Stop, Trip, parse_plan, read_plan
+from fulfil.plan_model import (
+    LIMIT_TOL_MIN,
+    CheckResult,
+    Duty,
+    Plan,
+    Stop,
+    Trip,
+    parse_plan,
+    read_plan,
+)
 from fulfil.scenario.schema import ZONES
 from fulfil.units import format_clock, parse_clock
 
@@ -66,6 +75,11 @@ CAUSES: tuple[str, ...] = (
     "out_of_spec",
     "cold_chain_mismatch",
     "kpi_mismatch",
+    "format_rule",
+    "code_mismatch",
+    "reason_mismatch",
+    "check_mismatch",
+    "closed_point",
 )
 
 #: Reported times may differ from the recomputed ones by this much (minutes).
@@ -83,6 +97,12 @@ ABOVE_TOL_MIN = 0.5
 QUALITY_TOL = 1e-3
 LIFE_TOL_H = 0.2
 COLD_KPI_REL = 1e-4
+#: A reported temperature trace sample may differ from the model's trace by this much (°C) from the
+#: lowest to the highest value the model takes within TIME_TOL_MIN of the sample's time.
+TRACE_TOL_C = 0.05
+#: The thermal model is not run on a trip longer than this (minutes): no shift is; such a trip
+#: already breaks a rule, and its cold-chain values are reported unverifiable.
+MAX_TRIP_MIN = 48 * 60.0
 
 UNSERVED_REASONS = frozenset(
     {
@@ -95,6 +115,7 @@ UNSERVED_REASONS = frozenset(
         "thermal_limit",
         "trunk_dropped",
         "interrupted",
+        "closed",
     }
 )
 TIERS = ("trunk", "last_mile")
@@ -310,6 +331,54 @@ class _Checker:
                          f"the scenario changed since this plan was made (plan made for scenario digest {digest}, "
                          f"'{self.s.name}' now has {now}): the violations below may come from the change")
         return True
+
+    # -- stage 0b: rules of the format the plan model cannot express --------------------
+    def check_format(self) -> None:
+        """Ids that locate every violation, no empty duty, trip or stop, the keys of a stop's tier,
+        and ``code``/``error`` against the unserved lines."""
+        seen: set[str] = set()
+        for d in self.plan.duties:
+            if d.id in seen:
+                self.add("format_rule", f"duty {d.id}: the id of another duty (duty ids are unique)", d.id)
+            seen.add(d.id)
+            if not d.trips:
+                self.add("format_rule", f"duty {d.id}: has no trip (a duty is a vehicle that works tonight)", d.id)
+            for k, t in enumerate(d.trips, start=1):
+                if t.id != f"{d.id}.{k}":
+                    self.add("format_rule", f"trip {t.id}: trip {k} of duty {d.id} must have the id '{d.id}.{k}'",
+                             d.id, t.id)
+                if not t.stops:
+                    self.add("format_rule", f"trip {t.id}: has no stop", d.id, t.id)
+                for j, st in enumerate(t.stops):
+                    self._stop_format(d, t, j, st)
+        self.check_code()
+
+    def _stop_format(self, d: Duty, t: Trip, j: int, st: Stop) -> None:
+        where = _trip_where(t.id, j, st.location)
+        if d.tier == "trunk":
+            for key in ("products", "minutes_since_cold_room"):
+                if getattr(st, key) is not None:
+                    self.add("format_rule", f"{where}: a trunk stop has no '{key}' (last-mile stops only)",
+                             d.id, t.id, j)
+            empty = not any(v.crates > 0 or v.kg > 0 for v in st.delivered.values())
+        else:
+            empty = not any(q > 0 for q in (st.products or {}).values())
+        if empty:
+            self.add("format_rule", f"{where}: hands nothing over (a stop delivers goods)", d.id, t.id, j)
+
+    def check_code(self) -> None:
+        """``code`` 130 says the search was interrupted: it carries an ``error``, and only such a plan
+        may list goods left ``interrupted``; ``code`` 0 carries no ``error``."""
+        plan = self.plan
+        if plan.code == 130 and not (plan.error or "").strip():
+            self.add("code_mismatch", "code is 130 (interrupted) but the plan gives no 'error' saying so")
+        if plan.code == 0 and plan.error is not None:
+            self.add("code_mismatch", f"code is 0 (complete) but the plan gives an error: {plan.error[:80]!r}")
+        cut = [u for u in plan.unserved if u.reason == "interrupted"]
+        if cut and plan.code != 130:
+            self.add("code_mismatch",
+                     f"code is {plan.code} but {_n(len(cut), 'unserved line')} give the reason 'interrupted' "
+                     f"(first: '{cut[0].pickup_point}', '{cut[0].product}'); an interrupted plan has code 130")
 
     # -- stage 1: references, fleet, recomputation -------------------------------------
     def build(self) -> None:
@@ -606,6 +675,9 @@ class _Checker:
                             f"{where}: leaves with {load_kg[z]:.1f} kg of {z} goods but '{vt.id}' takes {c.kg:g} kg", t)
         mt = vt.movable_total
         if mt is None:
+            if t.plan.compartments is not None:
+                self.add_at("format_rule", f"{where}: reports a compartments split but '{vt.id}' has fixed "
+                                           f"compartments (only movable-partition types report one)", t)
             return
         # movable partitions: the zones together share the body, split as the trip reports
         tot_c, tot_kg = sum(load_c.values()), sum(load_kg.values())
@@ -621,6 +693,10 @@ class _Checker:
                                          f"compartments split", t)
             return
         split = self._known_zones(split, where, t.duty.id, t.id, None, "compartments")
+        for z, n in split.items():
+            if z not in comp or n < 0:
+                why = f"'{vt.id}' has no {z} compartment" if z not in comp else "a negative number of crates"
+                self.add_at("format_rule", f"{where}: the compartments split gives {z} {n} crates: {why}", t)
         if sum(split.values()) > mt.crates:
             self.add_at("over_capacity", f"{where}: the compartments split takes {sum(split.values())} crates but the "
                                          f"body of '{vt.id}' holds {mt.crates}", t)
@@ -655,6 +731,10 @@ class _Checker:
         sp, loc = s.plan, s.loc
         where = _trip_where(t.id, j, loc)
         vt = t.vt
+        closed = self.pickups[loc].closed_from if t.tier != "trunk" and loc in self.pickups else None
+        if closed is not None and s.arrival >= closed + LIMIT_TOL_MIN:
+            self.add_at("closed_point", f"{where}: delivers at {format_clock(s.arrival)}, but the pickup point is "
+                                        f"closed from {format_clock(closed)}", t, j)
         # window
         if s.arrival > s.window[1] + LIMIT_TOL_MIN:
             what = "the trunk receiving window" if t.tier == "trunk" else "its window"
@@ -675,8 +755,8 @@ class _Checker:
         if t.tier == "last_mile":
             self._cmp_time(t, j, "minutes_since_cold_room", sp.minutes_since_cold_room, elapsed, loc)
         rep_out = self._known_zones(sp.minutes_out_of_zone, where, t.duty.id, t.id, j, "minutes_out_of_zone")
-        for z, m in s.out_min.items():
-            self._cmp_time(t, j, f"minutes_out_of_zone.{z}", rep_out.get(z, 0.0), m, loc)
+        for z in sorted(set(s.out_min) | set(rep_out), key=ZONES.index):  # a zone left out means 0
+            self._cmp_time(t, j, f"minutes_out_of_zone.{z}", rep_out.get(z, 0.0), s.out_min.get(z, 0.0), loc)
         # promise: from this trip's departure from the cold room
         cold = any(s.crates.get(z, 0) > 0 for z in COLD)
         if t.tier == "last_mile" and cold and elapsed > self.pol.promise_minutes + LIMIT_TOL_MIN:
@@ -752,7 +832,7 @@ class _Checker:
                     delivered[(st.loc, pid)] += q
                     if fw is not None:
                         central_units[(self.central_of(fw), pid)] += q
-                if fw is not None and st.units:
+                if fw is not None and any(q > 0 for q in st.units.values()):
                     served_from[st.loc].setdefault(fw, t.id)
                 for z, n in st.crates.items():
                     trip_c[z] += n
@@ -784,8 +864,11 @@ class _Checker:
             if u.reason not in UNSERVED_REASONS:
                 self.add("unknown_reference",
                          f"unserved[{i}]: unknown reason '{u.reason}' (one of {', '.join(sorted(UNSERVED_REASONS))})")
-            if u.units < 0:
-                self.add("demand_mismatch", f"unserved[{i}]: negative units ({u.units})")
+            elif not bad:
+                self._check_reason(i, u.reason, u.pickup_point)
+            if u.units <= 0:
+                self.add("demand_mismatch", f"unserved[{i}]: {u.units} units (an unserved line names the units "
+                                            f"missing, at least 1)")
                 bad = True
             if not bad:
                 unserved[(u.pickup_point, u.product)] += u.units
@@ -831,8 +914,25 @@ class _Checker:
                              f"deliver {trunk_in[fw].get(z, 0)}")
         self._check_trunk_late(trunk_done, lm_out)
 
-        # pickup → forward warehouse
+        self._check_assignment(served_from)
+
+        self._delivered = delivered
+
+    def _check_reason(self, i: int, reason: str, pp: str) -> None:
+        """The reasons the scenario itself rules out (``interrupted`` is held to ``code``)."""
+        if reason == "stock_shortage" and self.s.stock is None:
+            self.add("reason_mismatch", f"unserved[{i}]: reason 'stock_shortage' but the scenario gives no stock "
+                                        f"(stock is unlimited)")
+        if reason == "closed" and self.pickups[pp].closed_from is None:
+            self.add("reason_mismatch", f"unserved[{i}]: reason 'closed' but the scenario does not close '{pp}'")
+        if reason == "locker_cells_exceeded" and self.pickups[pp].kind != "locker":
+            self.add("reason_mismatch", f"unserved[{i}]: reason 'locker_cells_exceeded' but '{pp}' is not a locker")
+
+    def _check_assignment(self, served_from: dict[str, dict[str, str]]) -> None:
+        """``assignment`` lists exactly the pickup points the last-mile trips deliver to, each with the
+        forward warehouse whose trips serve it (and its pin)."""
         assignment = self.plan.assignment
+        by_id = {t.id: t for t in self.trips()}
         for pp, fws in served_from.items():
             pin = self.pickups[pp].forward_warehouse
             if len(fws) > 1:
@@ -840,10 +940,14 @@ class _Checker:
                 self.add("wrong_warehouse", f"pickup point '{pp}' is served from several forward warehouses: {listing}")
             for f, tid in fws.items():
                 if pin is not None and f != pin:
-                    t = next(x for x in self.trips() if x.id == tid)
                     self.add_at("wrong_warehouse",
-                                f"pickup point '{pp}' is pinned to '{pin}' but trip {tid} serves it from '{f}'", t)
-            if pp in assignment and assignment[pp] not in fws:
+                                f"pickup point '{pp}' is pinned to '{pin}' but trip {tid} serves it from '{f}'",
+                                by_id[tid])
+            if pp not in assignment:
+                f, tid = next(iter(fws.items()))
+                self.add_at("wrong_warehouse", f"assignment does not list pickup point '{pp}', which trip {tid} "
+                                               f"serves from '{f}'", by_id[tid])
+            elif assignment[pp] not in fws:
                 self.add("wrong_warehouse",
                          f"assignment says pickup point '{pp}' → '{assignment[pp]}' but it is served from "
                          f"{', '.join(repr(f) for f in fws)}")
@@ -855,8 +959,9 @@ class _Checker:
             elif self.pickups[pp].forward_warehouse not in (None, fw):
                 self.add("wrong_warehouse",
                          f"assignment: '{pp}' → '{fw}' but it is pinned to '{self.pickups[pp].forward_warehouse}'")
-
-        self._delivered = delivered
+            elif pp not in served_from:
+                self.add("wrong_warehouse", f"assignment: '{pp}' → '{fw}' but no last-mile trip delivers to '{pp}' "
+                                            f"(assignment lists the pickup points served)")
 
     def _check_trunk_late(self, trunk_done: dict, lm_out: dict) -> None:
         """By each last-mile departure, the trunk must have unloaded at the warehouse at least the
@@ -866,12 +971,19 @@ class _Checker:
             for z, outs in zones.items():
                 ins = sorted(trunk_done[fw][z], key=lambda x: x[0])
                 total_in = sum(n for _, n, _, _ in ins)
-                for dep, _, t in sorted(outs, key=lambda x: x[0]):
-                    taken = sum(n for d, n, _ in outs if d <= dep + LIMIT_TOL_MIN)
-                    arrived = sum(n for end, n, _, _ in ins if end <= dep + LIMIT_TOL_MIN)
+                outs = sorted(outs, key=lambda x: x[0])
+                taken = arrived = 0
+                n_out = n_in = 0  # departures counted into taken, unloadings into arrived (one pass each)
+                for dep, _, t in outs:
+                    while n_out < len(outs) and outs[n_out][0] <= dep + LIMIT_TOL_MIN:
+                        taken += outs[n_out][1]
+                        n_out += 1
+                    while n_in < len(ins) and ins[n_in][0] <= dep + LIMIT_TOL_MIN:
+                        arrived += ins[n_in][1]
+                        n_in += 1
                     if min(taken, total_in) <= arrived:
                         continue
-                    later = next((x for x in ins if x[0] > dep + LIMIT_TOL_MIN), None)
+                    later = ins[n_in] if n_in < len(ins) else None
                     tail = ""
                     if later is not None:
                         tail = (f" (trunk trip {later[2].id} stop {later[3] + 1} finishes unloading {later[1]} more at "
@@ -992,7 +1104,10 @@ class _Checker:
             split = t.split()
             body = sum(split.values()) or 1
             model: dict[int, dict[str, dict[str, Any]]] = defaultdict(dict)
-            traced: dict[str, str] = {}
+            traced: dict[str, tuple[Any, np.ndarray, int]] = {}  # zone → (trace, hand-over starts s, crates)
+            if t.ret - t.departure > MAX_TRIP_MIN:
+                self._unverifiable(t, f"it lasts {(t.ret - t.departure) / 60.0:.0f} h (recomputed), beyond any shift")
+                continue
             for zone in COLD:
                 idx = [j for j, st in enumerate(t.stops) if st.crates.get(zone, 0) > 0]
                 if not idx:
@@ -1013,7 +1128,7 @@ class _Checker:
                 except ValueError as exc:
                     self.add_at("cold_chain_mismatch", f"trip {t.id}: cannot run the thermal model ({exc})", t)
                     continue
-                traced[zone] = tr.kind
+                traced[zone] = (tr, start_s, split.get(zone, int(crates.sum())))
                 _, limit = zone_limits(zone)
                 by_class: dict[int, tuple[np.ndarray, np.ndarray]] = {}  # id(class) → (q, life) per hand-over
                 for n, (j, st) in enumerate(zip(idx, stops, strict=True)):
@@ -1061,18 +1176,54 @@ class _Checker:
         for k, v in exp.items():
             self._cmp_kpi(k, getattr(rep, k), v, rel=COLD_KPI_REL, how=" (thermal model)")
 
-    def _cmp_thermal(self, t: _Trip, traced: dict[str, str]) -> None:
-        """A trip carrying chilled or frozen goods reports a trace per such zone, of the right kind."""
+    def _unverifiable(self, t: _Trip, why: str) -> None:
+        """A cold trip the thermal model is not run on: each cold-chain value it reports is unverified."""
+        if t.plan.thermal is not None or any(st.plan.cold_chain for st in t.stops):
+            self.add_at("cold_chain_mismatch", f"trip {t.id}: its cold-chain values cannot be verified: {why}", t)
+
+    def _cmp_thermal(self, t: _Trip, traced: dict[str, tuple[Any, np.ndarray, int]]) -> None:
+        """A trip carrying chilled or frozen goods reports a trace per such zone — of the right kind,
+        compartment size and limit, sampled as the model's trace is — and no other."""
+        from solvers.thermal.route import zone_limits
+
         block = t.plan.thermal
         have = block.compartments if block is not None else {}
-        for zone, kind in traced.items():
+        for zone in sorted(set(have) - set(traced)):
+            self.add_at("cold_chain_mismatch", f"trip {t.id}: reports a {zone} temperature trace but carries no "
+                                               f"{zone if zone in COLD else 'chilled or frozen'} goods the thermal "
+                                               f"model follows", t)
+        for zone, (tr, start_s, size) in traced.items():
             got = have.get(zone)
             if got is None:
                 self.add_at("cold_chain_mismatch", f"trip {t.id}: carries {zone} goods but reports no {zone} "
                                                    f"temperature trace (thermal.compartments.{zone})", t)
-            elif got.kind != kind:
-                self.add_at("cold_chain_mismatch", f"trip {t.id}: the {zone} trace is of kind '{got.kind}' but "
-                                                   f"'{t.vt.id}' carries {zone} goods in a '{kind}'", t)
+                continue
+            diffs = []
+            if got.kind != tr.kind:
+                diffs.append(f"kind '{got.kind}' but '{t.vt.id}' carries {zone} goods in a '{tr.kind}'")
+            if got.crates != size:
+                diffs.append(f"crates {got.crates} but the {zone} compartment holds {size} on this trip")
+            limit = zone_limits(zone)[1]
+            if got.limit_c != limit:
+                diffs.append(f"limit_c {got.limit_c:g} but the {zone} hand-over limit is {limit:g} °C")
+            diffs += _trace_diffs(got, tr, start_s)
+            if diffs:
+                self.add_at("cold_chain_mismatch", f"trip {t.id}: the {zone} trace differs from the thermal model on "
+                                                   f"the recomputed times: " + "; ".join(diffs), t)
+
+    def check_no_cold_chain(self) -> None:
+        """With ``policies.cold_chain_model`` off nothing was modelled: a plan reports no trace, no
+        hand-over prediction and no cold-chain KPI."""
+        for t in self.trips():
+            if t.plan.thermal is not None:
+                self.add_at("cold_chain_mismatch", f"trip {t.id}: reports temperature traces but the scenario's "
+                                                   f"policies.cold_chain_model is off", t)
+            for j, st in enumerate(t.stops):
+                if st.plan.cold_chain is not None:
+                    self.add_at("cold_chain_mismatch", f"{_trip_where(t.id, j, st.loc)}: reports cold-chain "
+                                                       f"predictions but policies.cold_chain_model is off", t, j)
+        for k in ("in_spec_share", "expected_spoilage_cost", "spoiled_crates"):
+            self._cmp_kpi(k, getattr(self.plan.kpis, k), None, how=" (policies.cold_chain_model is off)")
 
     def _cmp_cold_stop(self, t: _Trip, j: int, st: _Stop, model: dict[str, dict[str, Any]]) -> None:
         where = _trip_where(t.id, j, st.loc)
@@ -1115,6 +1266,7 @@ class _Checker:
     def run(self) -> list[Violation]:
         if not self.check_scenario():
             return self.out
+        self.check_format()
         self.build()
         for d in self.duties:
             self.check_duty(d)
@@ -1124,7 +1276,87 @@ class _Checker:
         self.check_kpis()
         if self.pol.cold_chain_model:
             self.check_cold_chain()
+        else:
+            self.check_no_cold_chain()
+        self.check_recorded()
         return self.out
+
+    def check_recorded(self) -> None:
+        """The plan's ``check`` (what the checker said when the plan was written) is what it says now."""
+        rec = self.plan.check
+        if rec is None:
+            return
+        now = CheckResult.of([v.cause for v in self.out])
+        if (rec.violations, rec.by_cause) != (now.violations, now.by_cause):
+            said = ", ".join(f"{c} {n}" for c, n in sorted(rec.by_cause.items())) or "none"
+            found = ", ".join(f"{c} {n}" for c, n in sorted(now.by_cause.items())) or "none"
+            self.add("check_mismatch", f"check says {_n(rec.violations, 'violation')} ({said}) but this check finds "
+                                       f"{now.violations} ({found})")
+
+
+def _band(t_s: np.ndarray, y: np.ndarray, at_s: np.ndarray, half_s: float) -> tuple[np.ndarray, np.ndarray]:
+    """Lowest and highest value a piecewise-linear trace ``(t_s, y)`` takes within ``half_s`` of each
+    instant of ``at_s`` (its values at both ends of the window and at every sample inside)."""
+    lo_t, hi_t = at_s - half_s, at_s + half_s
+    ends = np.stack([np.interp(lo_t, t_s, y), np.interp(hi_t, t_s, y)])
+    lo, hi = ends.min(axis=0), ends.max(axis=0)
+    first = np.searchsorted(t_s, lo_t, side="left")
+    last = np.searchsorted(t_s, hi_t, side="right")
+    for i in np.flatnonzero(last > first):  # the few windows holding samples of the trace
+        seg = y[first[i]:last[i]]
+        lo[i], hi[i] = min(lo[i], seg.min()), max(hi[i], seg.max())
+    return lo, hi
+
+
+def _trace_diffs(got: Any, tr: Any, start_s: np.ndarray) -> list[str]:
+    """How a reported compartment trace differs from the model's trace ``tr``: sampled from the
+    departure to the model's end at least every ``TRACE_STEP_S`` and at every hand-over, each
+    air and product value within :data:`TRACE_TOL_C` of the model's near that instant, the product
+    null exactly once the zone is empty."""
+    from solvers.thermal.route import TRACE_STEP_S
+
+    n = len(got.t)
+    if not (n == len(got.air_c) == len(got.product_c)) or n == 0:
+        return [(f"t, air_c and product_c must have one value per sample (got {n}, {len(got.air_c)}, "
+                 f"{len(got.product_c)})")]
+    t = np.asarray(got.t, dtype=np.float64) * 60.0
+    half = TIME_TOL_MIN * 60.0
+    out = []
+    if np.any(np.diff(t) < 0) or np.any(np.diff(t) > TRACE_STEP_S + half):
+        out.append(f"t must rise in steps of at most {TRACE_STEP_S / 60:g} min")
+    if abs(t[0] - tr.t_s[0]) > half or abs(t[-1] - tr.t_s[-1]) > half:
+        out.append(f"t runs {t[0] / 60:.2f}..{t[-1] / 60:.2f} but the model runs {tr.t_s[0] / 60:.2f}.."
+                   f"{tr.t_s[-1] / 60:.2f}")
+    missing = [h for h in start_s if not np.any(np.abs(t - h) <= half)]
+    if missing:
+        out.append(f"no sample at the hand-over starting {missing[0] / 60:.2f}")
+    lo, hi = _band(tr.t_s, tr.air_c, t, half)
+    air = np.asarray(got.air_c, dtype=np.float64)
+    bad = np.flatnonzero((air < lo - TRACE_TOL_C) | (air > hi + TRACE_TOL_C))
+    if bad.size:
+        i = int(bad[0])
+        out.append(f"air_c {air[i]:g} at {t[i] / 60:.2f} but the model has {lo[i]:.2f}..{hi[i]:.2f} °C "
+                   f"({_n(bad.size, 'sample')} off)")
+    ok = ~np.isnan(tr.product_c)
+    if ok.sum() >= 2:
+        t_ok, y_ok = tr.t_s[ok], tr.product_c[ok]
+        end = t_ok[-1]
+    else:
+        t_ok, y_ok, end = tr.t_s[:1], np.zeros(1), -math.inf
+    rep = np.array([math.nan if v is None else v for v in got.product_c], dtype=np.float64)
+    gone = np.isnan(rep)
+    wrong_null = np.flatnonzero((gone & (t < end - half)) | (~gone & (t > end + half)))
+    if wrong_null.size:
+        i = int(wrong_null[0])
+        out.append(f"product_c is {'null' if gone[i] else f'{rep[i]:g}'} at {t[i] / 60:.2f} but the zone is "
+                   f"{'not yet' if gone[i] else 'already'} empty then")
+    lo, hi = _band(t_ok, y_ok, t, half)
+    bad = np.flatnonzero(~gone & (t <= end + half) & ((rep < lo - TRACE_TOL_C) | (rep > hi + TRACE_TOL_C)))
+    if bad.size:
+        i = int(bad[0])
+        out.append(f"product_c {rep[i]:g} at {t[i] / 60:.2f} but the model has {lo[i]:.2f}..{hi[i]:.2f} °C "
+                   f"({_n(bad.size, 'sample')} off)")
+    return out
 
 
 def check_plan(scenario: Scenario, plan: Plan | dict) -> list[Violation]:

@@ -89,29 +89,35 @@ def _cmd_plan(args: argparse.Namespace) -> int:
         return _cmd_plan_national(args, paths)
     if args.resume:
         raise UsageError("--resume is for several cities (several scenario files or a folder of them)")
-    from fulfil.pipeline import plan_night
+    from fulfil.pipeline import plan_night, stop_on_ctrl_c
     from fulfil.plan_model import CheckResult
+    from fulfil.report.plan_dir import check_plan_folder, write_plan_dir
     from fulfil.report.tables import summary
     from fulfil.scenario import load_scenario
 
     path = paths[0]
     out = Path(args.out)
     params = _plan_params(args)
+    check_plan_folder(out)  # a bad --out now, not after the solve
     t0 = time.perf_counter()
     log.info("loading %s", path)
     s = load_scenario(path)
-    with _executor(args) as ex:
-        plan = plan_night(s, params, source=path.name, executor=ex)
-    violations = []
-    if not args.no_check:
-        from fulfil.checker import check_plan
+    ex = _executor(args)
+    with stop_on_ctrl_c(ex):  # from here Ctrl-C stops the searches; the plan is still checked and written
+        try:
+            plan = plan_night(s, params, source=path.name, executor=ex)
+        except BaseException:
+            ex.shutdown(cancel=True)
+            raise
+        ex.shutdown(cancel=ex.stop_level > 0)  # after a Ctrl-C: nothing left worth waiting for
+        violations = []
+        if not args.no_check:
+            from fulfil.checker import check_plan
 
-        log.info("checking the plan independently")
-        violations = check_plan(s, plan)
-        plan = plan.model_copy(update={"check": CheckResult.of([v.cause for v in violations])})
-    from fulfil.report.plan_dir import write_plan_dir
-
-    write_plan_dir(plan, out, s, charts=None if args.charts < 0 else args.charts)
+            log.info("checking the plan independently")
+            violations = check_plan(s, plan)
+            plan = plan.model_copy(update={"check": CheckResult.of([v.cause for v in violations])})
+        write_plan_dir(plan, out, s, charts=None if args.charts < 0 else args.charts)
     print(summary(plan))
     n_trips = sum(1 for _ in plan.trips())
     print(f"\nWrote {out / 'plan.json'}, {n_trips} trip sheets in {out / 'route_sheets'}, "
@@ -128,12 +134,14 @@ def _cmd_plan(args: argparse.Namespace) -> int:
 
 def _cmd_plan_national(args: argparse.Namespace, paths: list[Path]) -> int:
     from fulfil.national import plan_national, scenario_files
+    from fulfil.pipeline import stop_on_ctrl_c
 
     files = scenario_files(paths)
     params = _plan_params(args)
     out = Path(args.out)
     t0 = time.perf_counter()
-    with _executor(args) as ex:
+    ex = _executor(args)
+    with stop_on_ctrl_c(ex), ex:  # Ctrl-C stops every city's searches; each city is still written
         results = plan_national(files, params, ex, out, resume=args.resume, concurrent=args.cities,
                                 charts=None if args.charts < 0 else args.charts, check=not args.no_check)
     print((out / "national.txt").read_text(encoding="utf-8"))
@@ -166,6 +174,8 @@ def _cmd_check(args: argparse.Namespace) -> int:
     n_trips = sum(1 for _ in plan.trips())
     print(f"OK: {len(plan.duties)} vehicles, {n_trips} trips re-timed and re-loaded from the scenario; no violation. "
           f"2-hour compliance {k.two_hour_compliance}, cold-chain compliance {k.cold_chain_compliance}.")
+    if plan.code == 130:  # the plan keeps every rule, but it is what the planner had when interrupted
+        print("Note: the plan says its search was interrupted (code 130): it is the best plan found by then.")
     return 0
 
 
@@ -197,12 +207,19 @@ def build_parser() -> argparse.ArgumentParser:
     # subcommand from resetting what was given before it (`fulfil -q plan X`).
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("-q", "--quiet", action="store_true", default=argparse.SUPPRESS, help="no progress lines")
+    # What the commands that read a scenario also take.
+    reads = argparse.ArgumentParser(add_help=False, parents=[common])
+    reads.add_argument("--allow-outside", action="store_true",
+                       help="let the scenario's CSV tables and matrix file lie outside its folder "
+                            "(also FULFIL_ALLOW_OUTSIDE=1)")
     sub = p.add_subparsers(dest="command", required=True)
 
-    sp = sub.add_parser("plan", parents=[common], help="plan one night and write DIR/plan.json + trip sheets; "
+    sp = sub.add_parser("plan", parents=[reads], help="plan one night and write DIR/plan.json + trip sheets; "
                                                         "several cities: one folder each + a national summary")
     sp.add_argument("scenario", nargs="+", help="a scenario file; or several, or folders of them (a national night)")
-    sp.add_argument("--out", required=True, help="output folder (several cities: OUT/<city>/ and OUT/national.csv)")
+    sp.add_argument("--out", required=True,
+                    help="output folder, replaced whole by the new plan (absent, empty or an earlier plan's); "
+                         "several cities: OUT/<city>/ and OUT/national.csv")
     sp.add_argument("--time-limit", type=float, default=12.0, help="routing wall-clock budget, s (default 12)")
     sp.add_argument("--time-per-job", type=float, default=None, metavar="S",
                     help="search time by size instead of --time-limit: each subproblem's engine runs get "
@@ -225,13 +242,13 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--cities", type=int, default=2, help="several cities: how many are planned at a time (default 2)")
     sp.set_defaults(func=_cmd_plan)
 
-    sc = sub.add_parser("check", parents=[common], help="re-verify a plan against its scenario (exit 0 only when clean)")
+    sc = sub.add_parser("check", parents=[reads], help="re-verify a plan against its scenario (exit 0 only when clean)")
     sc.add_argument("scenario")
     sc.add_argument("plan")
     sc.add_argument("-v", "--verbose", action="store_true", help="list every violation")
     sc.set_defaults(func=_cmd_check)
 
-    sv = sub.add_parser("validate", parents=[common], help="validate a scenario file and exit")
+    sv = sub.add_parser("validate", parents=[reads], help="validate a scenario file and exit")
     sv.add_argument("scenario")
     sv.set_defaults(func=_cmd_validate)
 
@@ -312,6 +329,12 @@ def build_parser() -> argparse.ArgumentParser:
     sr.add_argument("--noise-c", type=float, default=0.3, help="--synthesize: noise s.d., °C (default 0.3)")
     sr.add_argument("--every-min", type=float, default=2.0, help="--synthesize: logging interval, min (default 2)")
     sr.set_defaults(func=_replay)
+
+    from fulfil.replan_cli import add_replan_parser
+    from fulfil.service.cli import add_serve_parser
+
+    add_replan_parser(sub, parents=[reads])
+    add_serve_parser(sub, parents=[common])
     return p
 
 
@@ -321,6 +344,10 @@ def main(argv: list[str] | None = None) -> int:
     _setup_logging(args.quiet)
     if getattr(args, "time_limit", None) is not None and args.time_limit == 0:
         args.time_limit = None
+    if getattr(args, "allow_outside", False):  # every loader this command runs (national cities too)
+        from fulfil.scenario.load import ALLOW_OUTSIDE_ENV
+
+        os.environ[ALLOW_OUTSIDE_ENV] = "1"
     try:
         return int(args.func(args))
     except FulfilError as exc:

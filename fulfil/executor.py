@@ -20,12 +20,15 @@ Backends
 :class:`SerialBackend`
     Runs each task at ``submit`` in the calling process and returns an already completed
     :class:`concurrent.futures.Future` (the task's exception is stored in it, except
-    ``KeyboardInterrupt``, which propagates at once). ``make_executor(1)``.
+    ``KeyboardInterrupt``, which propagates at once). ``make_executor(1)``. A Ctrl-C's
+    Python handler runs between the task's own Python steps (an OR-Tools search: at its
+    solutions), so a task sees :meth:`~Executor.request_stop` here too.
 :class:`ProcessPoolBackend`
     The stdlib :class:`~concurrent.futures.ProcessPoolExecutor` with the ``forkserver``
     start method (``spawn`` where there is no forkserver). Workers ignore SIGINT (an
-    initializer), so Ctrl-C reaches only the parent: it gets ``KeyboardInterrupt`` inside
-    its ``as_completed`` loop, keeps every future already done, and decides;
+    initializer), so Ctrl-C reaches only the parent: it asks the tasks to stop early
+    (:meth:`~Executor.request_stop`, below), or gets ``KeyboardInterrupt`` inside its
+    ``as_completed`` loop, keeps every future already done, and decides;
     ``shutdown(cancel=True)`` cancels what has not started and terminates the workers
     still running, without waiting for them.
 
@@ -39,6 +42,20 @@ Backends
     0.04-0.05 s; forkserver 0.5 s for the first pool of a process (the server starts and
     preloads) and 0.24-0.31 s for later pools; spawn 0.6-1.0 s for every pool. Against a
     routing stage of seconds, forkserver's cost is small and it is the safe choice.
+
+Stopping early (Ctrl-C)
+-----------------------
+:meth:`Executor.request_stop` is how a Ctrl-C reaches the tasks. The first call creates the
+executor's :attr:`~Executor.stop_file` (a file under an unguessable name in this machine's
+temporary folder, removed at shutdown); the routing searches given its path (``RoutingParams.stop_file``) poll for it and
+hand back their best plan so far, and a search that starts afterwards returns a quick
+construction, so every task still comes back, soon. A file because it is the one signal
+that every backend's processes see without an extra server: forkserver children, local Dask
+workers and the serial backend alike (workers of a Dask cluster on other machines do not
+see it: their tasks run to their budgets). The second and later calls stop the waiting as
+well: :meth:`~Executor.as_completed` raises ``KeyboardInterrupt`` once a second passes
+without a result, which the caller handles as it handled a Ctrl-C before (the serial
+backend runs its remaining tasks, quick constructions by then).
 
 Adding a backend
 ----------------
@@ -72,22 +89,31 @@ import concurrent.futures as cf
 import functools
 import os
 import re
+import secrets
 import signal
+import tempfile
 import threading
+import time
 import weakref
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 from fulfil.errors import UsageError
 
-__all__ = ["CLUSTER_ENV", "PRELOAD", "ClusterError", "DaskBackend", "Executor", "ProcessPoolBackend",
-           "SerialBackend", "check_cluster", "cluster_from_env", "connect_cluster", "cpu_count",
-           "fulfil_version_on_worker", "make_executor", "version_problems"]
+__all__ = ["CLUSTER_ENV", "PRELOAD", "STOP_GRACE_S", "STOP_POLL_S", "ClusterError", "DaskBackend", "Executor",
+           "ProcessPoolBackend", "SerialBackend", "StopRequest", "check_cluster", "cluster_from_env",
+           "connect_cluster", "cpu_count", "fulfil_version_on_worker", "make_executor", "version_problems"]
 
 #: Environment variable :func:`cluster_from_env` reads (a cluster address, as ``make_executor(cluster=)`` takes).
 CLUSTER_ENV = "FULFIL_CLUSTER"
 #: Seconds :func:`make_executor` waits for a scheduler to answer and for a first worker to join.
 CONNECT_TIMEOUT_S = 10.0
+
+#: Seconds :meth:`Executor.as_completed` waits before it looks again for a second stop request.
+STOP_POLL_S = 0.1
+#: After a second stop request, :meth:`Executor.as_completed` stops waiting once this many seconds
+#: pass without a result (counted from the last result, or the first request if later).
+STOP_GRACE_S = 1.0
 
 #: Modules the forkserver imports once, so that forked workers start warm.
 PRELOAD: tuple[str, ...] = ("numpy", "ortools.constraint_solver.pywrapcp", "solvers.routing")
@@ -101,11 +127,86 @@ def cpu_count() -> int:
         return max(1, os.cpu_count() or 1)
 
 
+class StopRequest:
+    """The stop request of one executor: a count, and a file that tasks in other processes poll.
+
+    The file, in the temporary folder under an unguessable name, exists only from the first
+    request until :meth:`close` (or until the object is collected): nothing is left on disk by a
+    run that was not stopped.
+    """
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.first_at = 0.0  # time.monotonic() of the first request
+        self.path = os.path.join(tempfile.gettempdir(), f"fulfil-stop-{os.getpid()}-{secrets.token_hex(8)}")
+        self._cleanup: weakref.finalize | None = None
+        self._closed = False
+
+    def request(self) -> int:
+        """Count one request (the first creates the file, unless the executor is closed); returns the count.
+
+        Never raises (it runs in a signal handler): without the file the tasks just run on.
+        """
+        self.count += 1
+        if self.count > 1:
+            return self.count
+        self.first_at = time.monotonic()
+        if not self._closed:
+            try:  # a new file, never through a link someone placed there
+                os.close(os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0),
+                                 0o600))
+                self._cleanup = weakref.finalize(self, _remove, self.path)
+            except OSError:
+                pass
+        return self.count
+
+    def close(self) -> None:
+        """Remove the file; later requests are only counted."""
+        self._closed = True
+        if self._cleanup is not None:
+            self._cleanup()
+
+
+def _remove(path: str) -> None:
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
+
+
 class Executor:
     """Runs independent tasks; see the module docstring.
 
     Subclasses implement :meth:`submit`, :meth:`shutdown` and :attr:`workers`.
     """
+
+    _stop: StopRequest | None = None
+
+    def stop_request(self) -> StopRequest:
+        """This executor's :class:`StopRequest` (made on first use)."""
+        if self._stop is None:
+            self._stop = StopRequest()
+        return self._stop
+
+    @property
+    def stop_file(self) -> str:
+        """str: The path the tasks poll: once it exists they finish at once with what they have."""
+        return self.stop_request().path
+
+    @property
+    def stop_level(self) -> int:
+        """int: ``0`` run normally; ``1`` the tasks are asked to finish early; ``2`` or more: stop waiting
+        for tasks that do not answer (see :meth:`as_completed`)."""
+        return self.stop_request().count
+
+    def request_stop(self) -> int:
+        """Ask the tasks to stop (a Ctrl-C); the second and later calls also cut the waiting short.
+        Returns :attr:`stop_level`. Safe to call from a signal handler."""
+        return self.stop_request().request()
+
+    def _close_stop(self) -> None:
+        if self._stop is not None:
+            self._stop.close()
 
     @property
     def workers(self) -> int:
@@ -121,8 +222,23 @@ class Executor:
         raise NotImplementedError
 
     def as_completed(self, futures: Iterable[cf.Future]) -> Iterator[cf.Future]:
-        """Yield ``futures`` as they complete (already completed ones first)."""
-        return cf.as_completed(list(futures))
+        """Yield ``futures`` as they complete (already completed ones first).
+
+        Once :attr:`stop_level` reaches 2 it raises ``KeyboardInterrupt`` as soon as
+        :data:`STOP_GRACE_S` pass without a result (the caller keeps what came back): the
+        searches asked to stop a moment ago are still worth their short wait, a task that does
+        not answer is not.
+        """
+        pending = set(futures)
+        last = time.monotonic()
+        while pending:
+            done, pending = cf.wait(pending, timeout=STOP_POLL_S, return_when=cf.FIRST_COMPLETED)
+            now = time.monotonic()
+            if done:
+                last = now
+            elif self.stop_level >= 2 and now - max(last, self.stop_request().first_at) >= STOP_GRACE_S:
+                raise KeyboardInterrupt
+            yield from done
 
     def warm_up(self) -> None:
         """Start the workers now, in the background, so that they are ready when the first
@@ -166,7 +282,7 @@ class SerialBackend(Executor):
         return fut
 
     def shutdown(self, cancel: bool = False) -> None:
-        return None
+        self._close_stop()
 
 
 def _noop() -> None:
@@ -239,6 +355,7 @@ class ProcessPoolBackend(Executor):
         self._warmed()
         if not cancel:
             self._pool.shutdown(wait=True)
+            self._close_stop()
             return
         # The stdlib pool has no "stop now": cancel what is queued, then terminate the
         # workers (they ignore SIGINT), so that neither this call nor interpreter exit
@@ -250,6 +367,7 @@ class ProcessPoolBackend(Executor):
                 p.terminate()
         for p in procs:
             p.join(timeout=5.0)
+        self._close_stop()
 
 
 class ClusterError(UsageError):
@@ -414,6 +532,7 @@ class DaskBackend(Executor):
 
                     wait(pending)
         finally:
+            self._close_stop()
             try:
                 self._client.close()
             finally:

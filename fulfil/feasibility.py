@@ -26,13 +26,23 @@ if TYPE_CHECKING:
 class Reach:
     dist_km: np.ndarray  # float64[P, F] road km forward warehouse → pickup point
     minutes: np.ndarray  # float64[P, F] conservative minutes from dispatch
-    reachable: np.ndarray  # bool[P, F]
+    #: bool[P, F]: in time (window, and the promise for cold goods) from the warehouse's dispatch
+    in_time: np.ndarray
+    #: bool[P, F]: in time, and the warehouse has a last-mile vehicle on shift at its dispatch
+    reachable: np.ndarray
     cold: np.ndarray  # bool[P] the pickup point ordered chilled or frozen goods
 
 
 def last_mile_profiles(net: Network) -> list[str]:
     v = net.vehicles
     return sorted({v.profile[t] for t in range(len(v.ids)) if v.tier[t] == 1 and v.count[t] > 0})
+
+
+def on_shift(net: Network, t: int, earliest: float) -> bool:
+    """Whether vehicle type ``t`` has vehicles that can leave at ``earliest`` (or at their shift's
+    opening, if later) and still be inside their shift: a shift that closes by then is no fleet."""
+    v = net.vehicles
+    return bool(v.count[t] > 0 and v.shift_close[t] > max(earliest, float(v.shift_open[t])))
 
 
 def conservative_minutes(
@@ -65,8 +75,9 @@ def reach(night: CompiledNight) -> Reach:
     v = net.vehicles
     has_fleet = np.zeros(F, dtype=bool)
     for t in range(len(v.ids)):
-        if v.tier[t] == 1 and v.count[t] > 0:
-            has_fleet[int(v.home[t]) - travel.n_central] = True
+        f = int(v.home[t]) - travel.n_central
+        if v.tier[t] == 1 and on_shift(net, t, float(net.fw_dispatch[f])):
+            has_fleet[f] = True
     for f in range(F):
         d0 = float(net.fw_dispatch[f])
         minutes[:, f] = conservative_minutes(
@@ -74,19 +85,22 @@ def reach(night: CompiledNight) -> Reach:
             dist_m=dist[:, f][None, :],
         )[0]
     arrival = net.fw_dispatch[None, :] + minutes
-    ok = (arrival <= net.pp_close[:, None]) & has_fleet[None, :]
-    ok &= ~cold[:, None] | (minutes <= promise)
-    return Reach(dist_km=dist / 1000.0, minutes=minutes, reachable=ok, cold=cold)
+    in_time = (arrival <= net.pp_close[:, None]) & (~cold[:, None] | (minutes <= promise))
+    return Reach(dist_km=dist / 1000.0, minutes=minutes, in_time=in_time, reachable=in_time & has_fleet[None, :],
+                 cold=cold)
 
 
 def precheck(night: CompiledNight, source: str) -> Reach:
-    """Raise :class:`ScenarioError` for pickup points no forward warehouse reaches in time."""
+    """Raise :class:`ScenarioError` for pickup points no forward warehouse reaches in time.
+
+    Only time and place count here: a warehouse without a vehicle on shift is a planning
+    outcome (its pickup points come back unserved with the reason), not an input error."""
     r = reach(night)
     net = night.net
     problems = []
-    has_demand = net.demand.sum(axis=1) > 0
+    has_demand = (net.demand > 0).any(axis=1)
     promise = night.policy.promise_minutes
-    for p in np.flatnonzero(has_demand & ~r.reachable.any(axis=1)):
+    for p in np.flatnonzero(has_demand & ~r.in_time.any(axis=1)):
         f = int(np.argmin(r.minutes[p]))
         what = (
             f"the {promise:g}-minute promise" if r.cold[p] else "its window"

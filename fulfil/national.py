@@ -5,16 +5,19 @@ and writes ``OUT/<city>/`` — plan.json, sheets, map, everything ``fulfil plan`
 one city — as each city finishes, then rewrites the national summary
 (``OUT/national.csv`` and ``OUT/national.txt``: KPIs per city, totals, the slowest city).
 
-* Every scenario is loaded and pre-checked before anything is planned: a bad file stops the
-  run with every problem listed and nothing written.
+* Every scenario is loaded and pre-checked before anything is planned, and the output folder
+  and every city's folder in it are checked writable (a city's folder absent, empty or an
+  earlier plan's): a bad file or folder stops the run with every problem listed and nothing
+  written.
 * A few cities at a time (``concurrent``).  On a Dask cluster each city is a task on a worker
   (:func:`plan_city_task`: compile, allocation, assembly and check run there) whose routing
   subproblems go to the same cluster; with a process pool the cities' light stages run in
   this process and their subproblems in the pool.  Either way a big city's subproblems spread
   over the workers, and each city's routing budget is shared as if it had ``workers /
   concurrent`` workers to itself.  This process writes every city's folder.
-* A city's folder is written into a temporary folder and renamed into place whole: a run
-  killed at any moment leaves each city either complete or absent, and ``resume`` skips the
+* A city's folder is written into a temporary folder and swapped into place whole
+  (:func:`fulfil.report.plan_dir.write_plan_dir`): a run killed at any moment leaves each
+  city either complete (the new plan or the old one) or absent, and ``resume`` skips the
   cities whose complete plan is already there for the same scenario (by its digest).
 * Progress: a line per finished city with the estimated time left.
 """
@@ -106,6 +109,9 @@ class _Slice(Executor):
     def as_completed(self, futures):  # type: ignore[override]
         return self._inner.as_completed(futures)
 
+    def stop_request(self):  # type: ignore[override]
+        return self._inner.stop_request()  # a Ctrl-C stops every city's searches
+
     def shutdown(self, cancel: bool = False) -> None:  # the owner shuts the shared executor down
         return None
 
@@ -185,13 +191,12 @@ def _plan_and_check(scenario: Any, params: PlanParams, source: str, executor: Ex
 
 def _write_city(city: str, path: Path, scenario: Any, plan: Any, causes: list[str], plan_s: float, t0: float,
                 out_root: Path, charts: int | None, check: bool) -> CityResult:
-    from fulfil.output import replace_folder_atomic
     from fulfil.plan_model import CheckResult
     from fulfil.report.plan_dir import write_plan_dir
 
     if check:
         plan = plan.model_copy(update={"check": CheckResult.of(causes)})
-    replace_folder_atomic(out_root / city, lambda tmp: write_plan_dir(plan, tmp, scenario, charts=charts))
+    write_plan_dir(plan, out_root / city, scenario, charts=charts)
     status = "interrupted" if plan.code == 130 else ("violations" if causes else "ok")
     return CityResult(city, str(path), status, _row(city, status, plan.to_doc(), plan_s,
                                                     time.perf_counter() - t0, len(causes)))
@@ -238,10 +243,14 @@ def plan_national(paths: list[Path], params: PlanParams, executor: Executor, out
     """Plan every city of ``paths`` (validated first) on ``executor``; see the module docstring."""
     from fulfil.feasibility import precheck
     from fulfil.night import compile_night
-    from fulfil.output import write_text_atomic
+    from fulfil.output import check_output_folder, write_text_atomic
+    from fulfil.report.plan_dir import check_plan_folder
     from fulfil.scenario import load_scenario
     from fulfil.scenario.digest import scenario_digest
 
+    check_output_folder(out_root, replaced=False)
+    for p in paths:
+        check_plan_folder(out_root / p.stem, f"--out {out_root}, city folder")
     executor.warm_up()  # workers get ready while the cities are validated
     # every city valid before anything is planned
     scenarios: dict[str, Any] = {}

@@ -7,6 +7,7 @@ indexed in :data:`fulfil.scenario.schema.ZONES` order (frozen, chilled, ambient)
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -20,6 +21,15 @@ if TYPE_CHECKING:
 
 Z = len(ZONES)
 ZONE_INDEX = {z: i for i, z in enumerate(ZONES)}
+
+
+def _float_at_most(n: int) -> float:
+    """``n`` as a float that is never more than ``n`` (beyond 2**53 a float rounds to the nearest,
+    which could be one above the stock; beyond any int64 total it is as good as unlimited)."""
+    if n >= 2**1000:
+        return math.inf
+    x = float(n)
+    return math.nextafter(x, 0.0) if x > n else x
 
 
 def _ro(a: np.ndarray) -> np.ndarray:
@@ -127,7 +137,7 @@ def compile_network(s: Scenario, travel: TravelModel) -> Network:
     if s.stock is not None:
         stock[:] = 0.0  # stock given: anything not listed is out of stock
         for st in s.stock:
-            stock[cidx[st.warehouse], kidx[st.product]] = st.quantity
+            stock[cidx[st.warehouse], kidx[st.product]] = _float_at_most(st.quantity)
 
     vt = s.vehicle_types
     crates = np.zeros((len(vt), Z), dtype=np.int64)

@@ -6,12 +6,21 @@ explicit seed and budget; independent routing subproblems run on one
 (``solution_limit`` without a time limit) → the same plan, whatever the number of workers.
 On Ctrl-C the plan keeps every subproblem solved so far, with the trunk that feeds it
 (``code`` 130).
+
+:func:`stop_on_ctrl_c` is how the command line takes Ctrl-C: the first asks the running
+searches to stop and hand back their best plans so far (the subproblems not started get a
+quick construction), a second stops waiting for searches that do not answer, and none aborts
+the plan being finished, checked or written; the plan then says ``code`` 130.
 """
 
 from __future__ import annotations
 
 import logging
+import signal
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 from fulfil.night import CompiledNight, compile_night
@@ -24,7 +33,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("fulfil")
 
-__all__ = ["LAST_MILE_SHARE", "PlanParams", "plan_night"]
+__all__ = ["LAST_MILE_SHARE", "PlanParams", "plan_night", "stop_on_ctrl_c"]
 
 
 class _Clock:
@@ -37,6 +46,37 @@ class _Clock:
         now = time.perf_counter()
         self.stats[name] = now - self._t
         self._t = now
+
+
+@contextmanager
+def stop_on_ctrl_c(executor: Executor) -> Iterator[None]:
+    """Within the block, Ctrl-C (SIGINT) calls ``executor.request_stop()`` instead of raising.
+
+    The first asks the searches to finish at once with their best plans so far; the second
+    and later make the routing stages stop waiting for searches that do not answer within
+    :data:`~fulfil.executor.STOP_GRACE_S`. No Ctrl-C can then abort the plan being
+    assembled, checked or written: a ``KeyboardInterrupt`` at a random point of those would
+    lose a plan already found (or leave no files at all). Outside the main thread (where no
+    signal handler can be set) it does nothing.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def on_sigint(signum: int, frame: object) -> None:
+        level = executor.request_stop()
+        if level == 1:
+            log.warning("Ctrl-C: stopping the searches; the best plan found so far will be written "
+                        "(Ctrl-C again: leave out the searches that do not answer within a second)")
+        elif level == 2:
+            log.warning("Ctrl-C: leaving out the searches that do not answer within a second; the plan is "
+                        "still finished and written")
+
+    previous = signal.signal(signal.SIGINT, on_sigint)
+    try:
+        yield
+    finally:  # None: the handler was not set from Python; Python's own then
+        signal.signal(signal.SIGINT, signal.default_int_handler if previous is None else previous)
 
 
 def plan_night(scenario: Scenario | CompiledNight, params: PlanParams | None = None, *, source: str = "scenario",

@@ -6,8 +6,13 @@ submits each problem's engine runs (:func:`solvers.routing.solve.engine_runs`: O
 when PyVRP can express the problem, PyVRP) to one :class:`~fulfil.executor.Executor` as
 separate tasks, so the two engines of a problem and the problems themselves share the
 workers, and combines a problem (verify both plans, keep the better:
-:func:`solvers.routing.solve.combine`) as soon as all its runs are back. On Ctrl-C it returns
-every problem combined so far.
+:func:`solvers.routing.solve.combine`) as soon as all its runs are back.
+
+Ctrl-C: every run is given the executor's stop file (:meth:`~fulfil.executor.Executor.request_stop`),
+so on the first request the running searches hand back their best plan so far and the runs
+not started yet make a quick nearest-neighbour plan: every problem still comes back, soon, and
+the stage reports itself interrupted. On a second request (or a ``KeyboardInterrupt`` in this
+process) it stops waiting and returns every problem combined so far.
 
 :func:`stage_budgets` shares the stage's wall budget among the problems so that the whole
 stage takes about ``total_s`` on the executor's workers.
@@ -18,6 +23,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from concurrent.futures import Future
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from solvers.routing.solve import RoutingParams, combine, engine_runs, run_engine
@@ -114,10 +120,12 @@ def solve_subproblems(problems: Sequence[RoutingProblem], params_list: Sequence[
     Returns
     -------
     (dict, bool)
-        ``{index: RoutingSolution}`` and ``interrupted``. On ``KeyboardInterrupt`` (in this
-        process, or raised by a task of the serial backend) every problem already combined
-        is returned with ``interrupted=True``; the tasks not started are cancelled and the
-        running ones are not waited for (call ``executor.shutdown(cancel=True)`` next).
+        ``{index: RoutingSolution}`` and ``interrupted``. After ``executor.request_stop()``
+        every problem still comes back (the searches cut short) with ``interrupted=True``. On
+        ``KeyboardInterrupt`` (in this process, raised by a task of the serial backend, or by
+        the executor's ``as_completed`` on a second stop request) every problem already
+        combined is returned with ``interrupted=True``; the tasks not started are cancelled
+        and the running ones are not waited for (call ``executor.shutdown(cancel=True)`` next).
     """
     if engine not in ENGINES:
         raise ValueError(f"solve_subproblems: engine {engine!r} is not one of {', '.join(ENGINES)}")
@@ -130,7 +138,8 @@ def solve_subproblems(problems: Sequence[RoutingProblem], params_list: Sequence[
     owner: dict[Future, int] = {}
     pending: dict[int, int] = {}
     outcomes: dict[int, list] = {}
-    params = [RoutingParams() if p is None else p for p in params_list]
+    stop_file = executor.stop_file if engine != "nearest" else None
+    params = [replace(RoutingParams() if p is None else p, stop_file=stop_file) for p in params_list]
 
     parallel = executor.workers > 1  # asked once: a cluster answers over the network
 
@@ -177,4 +186,7 @@ def solve_subproblems(problems: Sequence[RoutingProblem], params_list: Sequence[
             fut.cancel()
         log.warning("interrupted: keeping the %d %s subproblem(s) solved so far", len(out), label)
         return out, True
-    return out, False
+    stopped = executor.stop_level > 0
+    if stopped:
+        log.warning("interrupted: the %d %s subproblem(s) keep their best plans so far", len(out), label)
+    return out, stopped

@@ -11,11 +11,13 @@ time (``geo.matrices.travel_seconds``).
 from __future__ import annotations
 
 from functools import cached_property
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from fulfil.errors import ScenarioError
+from fulfil.textio import os_problem, shown
 
 if TYPE_CHECKING:
     from fulfil.scenario.schema import Scenario
@@ -43,17 +45,23 @@ class TravelModel:
             self._load_user_matrix(s.matrix.path, s.matrix.free_flow_kmh)
 
     def _load_user_matrix(self, path: str, kmh: float | None) -> None:
+        """Read the matrix file.  The loader has checked it already (naming the scenario file); these
+        errors remain for a scenario built in code, or a file changed since it was loaded."""
         from geo.matrices import read_matrix_csv
 
+        name = shown(Path(path).name)
         try:
-            ids, dist_km, minutes = read_matrix_csv(path)
-        except (ValueError, OSError) as exc:
-            raise ScenarioError(f"matrix.path: {exc}") from None
+            ids, dist_km, minutes = read_matrix_csv(path, name=name)
+        except ValueError as exc:
+            raise ScenarioError(f"matrix.path: {shown(str(exc), 400)}") from None
+        except OSError as exc:
+            raise ScenarioError(f"matrix.path: {name}: cannot read it: {os_problem(exc)}") from None
         pos = {k: i for i, k in enumerate(ids)}
         missing = [k for k in self.ids if k not in pos]
         if missing:
             raise ScenarioError(
-                f"matrix.path: {len(missing)} site(s) missing from the matrix file, e.g. '{missing[0]}'"
+                f"matrix.path: {name}: {len(missing)} of the scenario's sites are missing from the matrix, "
+                f"e.g. '{missing[0]}'"
             )
         order = np.array([pos[k] for k in self.ids])
         self._user_dist = np.ascontiguousarray(dist_km[np.ix_(order, order)] * 1000.0)

@@ -432,7 +432,9 @@ def conservative_time_matrix_s(
     return bound.astype(np.int64)
 
 
-def read_matrix_csv(path: str | os.PathLike) -> tuple[list[str], np.ndarray, np.ndarray | None]:
+def read_matrix_csv(
+    path: str | os.PathLike, *, name: str | None = None, max_rows: int | None = None
+) -> tuple[list[str], np.ndarray, np.ndarray | None]:
     """Read a long-format distance (and optional time) matrix.
 
     Parameters
@@ -440,6 +442,10 @@ def read_matrix_csv(path: str | os.PathLike) -> tuple[list[str], np.ndarray, np.
     path : str or path-like
         CSV with header ``from,to,distance_km`` and optionally ``minutes``
         (any column order, names case-insensitive, extra columns ignored).
+    name : str, optional
+        The file as problems name it (default: ``path``).
+    max_rows : int, optional
+        Refuse a file with more data rows than this (the arrays are N × N).
 
     Returns
     -------
@@ -455,9 +461,22 @@ def read_matrix_csv(path: str | os.PathLike) -> tuple[list[str], np.ndarray, np.
     ValueError
         Naming the file, the row (header = row 1) and the problem: missing
         column, empty id, non-numeric / non-finite / negative value, duplicate
-        pair, or missing off-diagonal pair (one is named, plus the count).
+        pair, missing off-diagonal pair (one is named, plus the count), too
+        many rows, or malformed CSV / text.  Nothing of the file is quoted
+        before its header shows it is a matrix (it could be any file).
     """
-    name = os.fspath(path)
+    name = os.fspath(path) if name is None else name
+    try:
+        return _read_matrix_rows(path, name, max_rows)
+    except csv.Error as exc:
+        raise ValueError(f"{name}: malformed CSV: {exc}") from None
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"{name}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+
+
+def _read_matrix_rows(
+    path: str | os.PathLike, name: str, max_rows: int | None
+) -> tuple[list[str], np.ndarray, np.ndarray | None]:
     with open(path, newline="", encoding="utf-8-sig") as fh:
         reader = csv.reader(fh)
         header = next(reader, None)
@@ -466,7 +485,8 @@ def read_matrix_csv(path: str | os.PathLike) -> tuple[list[str], np.ndarray, np.
         cols = [c.strip().lower() for c in header]
         for col in ("from", "to", "distance_km"):
             if col not in cols:
-                raise ValueError(f"{name}: row 1: missing column '{col}' (header is {','.join(header)})")
+                raise ValueError(f"{name}: row 1: missing column '{col}'; "
+                                 "expected a header 'from,to,distance_km[,minutes]'")
         for col in set(cols):
             if col and cols.count(col) > 1 and col in ("from", "to", "distance_km", "minutes"):
                 raise ValueError(f"{name}: row 1: column '{col}' appears twice")
@@ -482,12 +502,14 @@ def read_matrix_csv(path: str | os.PathLike) -> tuple[list[str], np.ndarray, np.
         rows: list[int] = []
 
         def number(text: str, col: str, row: int) -> float:
+            cell = text.strip() if len(text.strip()) <= 40 else text.strip()[:40] + "…"
+            cell = f"'{cell}'" if cell.isprintable() else repr(cell)
             try:
                 v = float(text)
             except ValueError:
-                raise ValueError(f"{name}: row {row}: {col} '{text.strip()}' is not a number") from None
+                raise ValueError(f"{name}: row {row}: {col} {cell} is not a number") from None
             if not math.isfinite(v):
-                raise ValueError(f"{name}: row {row}: {col} '{text.strip()}' is not finite")
+                raise ValueError(f"{name}: row {row}: {col} {cell} is not finite")
             if v < 0.0:
                 raise ValueError(f"{name}: row {row}: {col} {v:g} is negative")
             return v
@@ -498,6 +520,8 @@ def read_matrix_csv(path: str | os.PathLike) -> tuple[list[str], np.ndarray, np.
                 continue
             if len(rec) < need:
                 raise ValueError(f"{name}: row {row}: expected at least {need} fields, got {len(rec)}")
+            if max_rows is not None and len(rows) >= max_rows:
+                raise ValueError(f"{name}: row {row}: more than {max_rows} rows; at most {max_rows} are read")
             a, b = rec[i_from].strip(), rec[i_to].strip()
             if not a or not b:
                 raise ValueError(f"{name}: row {row}: empty location id")

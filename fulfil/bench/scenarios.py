@@ -262,6 +262,7 @@ def run_scenario(task: ScenarioTask) -> dict:
         measured right after the plan is written, before the subproblems are rebuilt.
     """
     from fulfil.checker import check_plan
+    from fulfil.plan_model import CheckResult
     from fulfil.output import write_json_atomic
     from fulfil.pipeline import PlanParams, plan_night
     from fulfil.report.tables import plan_doc
@@ -277,7 +278,7 @@ def run_scenario(task: ScenarioTask) -> dict:
     violations = check_plan(s, plan)
     check_s = time.perf_counter() - t1
     plan = plan_doc(plan)  # the plan's JSON dict (plan_night gives a Plan model, format version 2)
-    plan["check"] = {"violations": len(violations)}
+    plan["check"] = CheckResult.of([v.cause for v in violations]).model_dump()
     t2 = time.perf_counter()
     plan_path = Path(task.out_dir) / "ours" / task.name / "plan.json"
     write_json_atomic(plan_path, plan)

@@ -1,48 +1,80 @@
 """The plan folder of one night: plan.json, trip sheets, loading lists, unserved lines, summary,
-map and temperature charts — written so that an interruption never leaves half of it."""
+map and temperature charts — written as one set, so that no interruption or kill leaves half of
+it or the files of two plans together.
+
+The folder is filled in a fresh temporary folder beside it and swapped in whole
+(:func:`fulfil.output.replace_folder_atomic`): an older plan folder there is replaced in one step.
+Because the whole folder is replaced, a folder holding anything a plan folder does not hold is
+refused (:func:`check_plan_folder`), before any solving.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from fulfil.errors import UsageError
+
 if TYPE_CHECKING:
     from fulfil.plan_model import Plan
 
-
-def _replace_folder(out: Path, name: str, files: dict[str, str]) -> None:
-    """Write ``files`` into a fresh temporary folder, then swap it in for ``out/name`` whole."""
-    from fulfil.output import replace_folder_atomic
-
-    def fill(tmp: Path) -> None:
-        for fname, text in files.items():
-            (tmp / fname).write_text(text, encoding="utf-8")
-
-    replace_folder_atomic(out / name, fill)
+#: What a plan folder holds; a folder with anything else is not replaced.
+PLAN_FOLDER_ENTRIES = frozenset({"plan.json", "route_sheets", "loading_lists", "unserved.csv", "summary.txt",
+                                 "map.png", "thermal", "plan.xlsx", "routes.geojson", "map.html",
+                                 # a re-plan's (fulfil replan) and the service's additions
+                                 "changes.json", "changes.txt", "scenario.json", "check.json"})
 
 
-def write_plan_dir(plan: Plan, out: Path, scenario=None, charts: int | None = 2) -> None:
-    """Write plan.json, trip sheets, loading lists, unserved.csv, summary.txt (and with ``scenario``
-    the map and temperature charts).  Each file is replaced atomically, the sheet folders as a
-    whole, and plan.json comes last: its presence means the rest is complete."""
-    from fulfil.output import write_text_atomic
+def check_plan_folder(out: Path, option: str = "--out") -> None:
+    """Raise :class:`UsageError` (exit 2) unless ``out`` can take a plan folder: writable (see
+    :func:`fulfil.output.check_output_folder`) and absent, empty or an earlier plan folder."""
+    from fulfil.output import check_output_folder
+
+    path = check_output_folder(out, option)
+    if not path.is_dir():
+        return
+    foreign = sorted(e.name for e in path.iterdir() if e.name not in PLAN_FOLDER_ENTRIES)
+    if foreign:
+        shown = ", ".join(foreign[:5]) + (f" and {len(foreign) - 5} more" if len(foreign) > 5 else "")
+        raise UsageError(f"{option} {out}: the folder holds {shown}, which a plan folder does not; the plan "
+                         "replaces the folder whole, so name an empty or new folder (or an earlier plan's)")
+
+
+def _fill(plan: Plan, out: Path, scenario, charts: int | None) -> None:
     from fulfil.plan_model import trip_rows, write_plan
     from fulfil.report.tables import loading_list_csv, plan_doc, summary, trip_sheets, unserved_csv
 
-    out.mkdir(parents=True, exist_ok=True)
     # the plan's dict once for every report (a large city's takes ~0.15 s to dump each time)
     doc = plan_doc(plan)
     sheets = trip_sheets(doc)
-    _replace_folder(out, "route_sheets", sheets)
-    _replace_folder(out, "loading_lists", {f"{name[:-4]}.csv": loading_list_csv(row) for name, row in
-                                           zip(sheets, trip_rows(doc), strict=True)})
-    write_text_atomic(out / "unserved.csv", unserved_csv(doc))
-    write_text_atomic(out / "summary.txt", summary(doc) + "\n")
+    for folder, files in (("route_sheets", sheets),
+                          ("loading_lists", {f"{name[:-4]}.csv": loading_list_csv(row) for name, row in
+                                             zip(sheets, trip_rows(doc), strict=True)})):
+        (out / folder).mkdir()
+        for fname, text in files.items():
+            (out / folder / fname).write_text(text, encoding="utf-8")
+    (out / "unserved.csv").write_text(unserved_csv(doc), encoding="utf-8")
+    (out / "summary.txt").write_text(summary(doc) + "\n", encoding="utf-8")
     if scenario is not None:
         from fulfil.report.charts import write_thermal_charts
         from fulfil.report.maps import plot_plan_map
 
+        from fulfil.report.floor import write_floor_documents
+
         plot_plan_map(doc, scenario, out / "map.png")
         write_thermal_charts(doc, out, max_routes=charts)
+        write_floor_documents(plan, scenario, out)  # plan.xlsx, routes.geojson, map.html
     del doc, sheets  # not held while plan.json is dumped (peak memory)
     write_plan(plan, out / "plan.json")
+
+
+def write_plan_dir(plan: Plan, out: Path, scenario=None, charts: int | None = 2) -> None:
+    """Write the folder ``out``: plan.json, trip sheets, loading lists, unserved.csv, summary.txt (and
+    with ``scenario`` the maps, temperature charts, the Excel workbook and the route GeoJSON), as one set replacing whatever plan was there.
+
+    Raises :class:`UsageError` when ``out`` cannot take a plan folder (:func:`check_plan_folder`).
+    """
+    from fulfil.output import replace_folder_atomic
+
+    check_plan_folder(out)
+    replace_folder_atomic(out, lambda tmp: _fill(plan, tmp, scenario, charts))

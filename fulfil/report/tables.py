@@ -1,6 +1,7 @@
 """Plain-text tables and CSV trip sheets for a plan document (format version 2).
 
 Every function takes a :class:`fulfil.plan_model.Plan` or its JSON dict (``plan.to_doc()``).
+Every CSV text starts with :data:`CSV_BOM`, so that Excel opens it as UTF-8.
 """
 
 from __future__ import annotations
@@ -18,6 +19,10 @@ if TYPE_CHECKING:
     from fulfil.plan_model import Plan
 
 ZONE_ORDER = ("frozen", "chilled", "ambient")
+#: The byte-order mark every CSV text starts with.  Excel decodes a CSV file as UTF-8 only when it
+#: begins with one; without it, Excel in a Chinese locale reads the file as GBK and garbles every
+#: non-ASCII name.  Python's ``utf-8-sig`` codec (the scenario loader's) and pandas skip it.
+CSV_BOM = "\ufeff"
 
 
 def plan_doc(plan: Plan | dict[str, Any]) -> dict[str, Any]:
@@ -155,6 +160,13 @@ SHEET_COLUMNS = (["seq", "location", "arrival", "start", "departure", "leg_km"]
                  + ["minutes_since_cold_room", "chilled_minutes_out_of_zone", "products"])
 
 
+def _csv_writer() -> tuple[io.StringIO, Any]:
+    """A buffer that already holds :data:`CSV_BOM`, and a CSV writer on it."""
+    buf = io.StringIO()
+    buf.write(CSV_BOM)
+    return buf, csv.writer(buf)
+
+
 def _hhmm(trip: dict[str, Any], key: str) -> str:
     v = trip.get(f"{key}_hhmm")
     return v if v else format_clock(trip[key])
@@ -173,8 +185,7 @@ def trip_sheet_csv(trip: dict[str, Any], trip_number: int | None = None, trips_o
         m = re.search(r"\.(\d+)$", str(trip.get("id", "")))
         trip_number = int(m.group(1)) if m else None
     depot = trip.get("depot", "")
-    buf = io.StringIO()
-    w = csv.writer(buf)
+    buf, w = _csv_writer()
     number = "" if trip_number is None else str(trip_number)
     if number and trips_of_duty:
         number += f" of {trips_of_duty}"
@@ -207,7 +218,7 @@ def trip_sheet_csv(trip: dict[str, Any], trip_number: int | None = None, trips_o
 
 def read_trip_sheet(text: str) -> tuple[dict[str, str], list[dict[str, str]]]:
     """(header rows as key → value, table rows as column → value) of a :func:`trip_sheet_csv` text."""
-    rows = list(csv.reader(io.StringIO(text)))
+    rows = list(csv.reader(io.StringIO(text.removeprefix(CSV_BOM))))
     blank = next(i for i, r in enumerate(rows) if not r)
     meta = {r[0]: r[1] for r in rows[:blank] if len(r) >= 2}
     cols = rows[blank + 1]
@@ -236,8 +247,7 @@ def trip_sheets(plan: Plan | dict[str, Any]) -> dict[str, str]:
 def loading_list_csv(trip: dict[str, Any]) -> str:
     """What to load first: the trip's stops in reverse order of delivery (the last stop's goods go in first,
     deepest in the body), with crates per zone and the products of each stop."""
-    buf = io.StringIO()
-    w = csv.writer(buf)
+    buf, w = _csv_writer()
     w.writerow(["load_order", "stop_seq", "location"] + [f"{z}_crates" for z in ZONE_ORDER] + ["products"])
     stops = trip["stops"]
     for k, (i, s) in enumerate(reversed(list(enumerate(stops, 1))), 1):
@@ -251,8 +261,7 @@ def loading_list_csv(trip: dict[str, Any]) -> str:
 
 def unserved_csv(plan: Plan | dict[str, Any]) -> str:
     doc = plan_doc(plan)
-    buf = io.StringIO()
-    w = csv.writer(buf)
+    buf, w = _csv_writer()
     w.writerow(["pickup_point", "product", "units", "reason", "detail"])
     for u in doc["unserved"]:
         w.writerow([u["pickup_point"], u["product"], u["units"], u["reason"], u.get("detail", "")])

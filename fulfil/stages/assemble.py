@@ -211,6 +211,15 @@ def kpis(night: CompiledNight, duty_docs: list[dict], unserved: list[dict]) -> d
     return out
 
 
+def assignment(night: CompiledNight, duty_docs: list[dict], assign: np.ndarray) -> dict[str, str]:
+    """Pickup point → forward warehouse, for the pickup points the last-mile trips deliver to: what
+    the checker can hold to the trips (an assigned pickup point that gets nothing is not listed)."""
+    net = night.net
+    served = {st["location"] for d in duty_docs if d["tier"] == "last_mile" for tr in d["trips"] for st in tr["stops"]
+              if any(q > 0 for q in st["products"].values())}
+    return {pp: net.forward_ids[int(f)] for pp, f in zip(net.pickup_ids, assign, strict=True) if f >= 0 and pp in served}
+
+
 def assemble_plan(night: CompiledNight, trips: list[RoutedTrip], unserved: list[UnservedLine], assign: np.ndarray,
                   params: PlanParams, interrupted: bool, stats: dict[str, float] | None = None,
                   work: TripWork | None = None) -> Plan:
@@ -235,7 +244,7 @@ def assemble_plan(night: CompiledNight, trips: list[RoutedTrip], unserved: list[
         "kpis": kpis(night, duty_docs, unserved_docs),
         "duties": duty_docs,
         "unserved": unserved_docs,
-        "assignment": {net.pickup_ids[p]: net.forward_ids[int(f)] for p, f in enumerate(assign) if f >= 0},
+        "assignment": assignment(night, duty_docs, assign),
         "stats": {k: round(v, 3) for k, v in (stats or {}).items()},
     }
     return Plan.model_validate(doc)

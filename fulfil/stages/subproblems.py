@@ -8,12 +8,11 @@ limit and the thermal model's proxy limits become per-vehicle deadlines.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from fulfil.feasibility import conservative_minutes
+from fulfil.feasibility import conservative_minutes, on_shift
 from fulfil.network import Z
 from fulfil.night import CompiledNight
 from fulfil.stages.types import LAST_MILE, TRUNK, Job, Subproblem
@@ -25,20 +24,16 @@ SETPOINT_C = {0: -20.0, 1: 2.0}
 PROXY_STOPS_PER_HOUR = 5.0
 
 
-def fleet(night: CompiledNight, tier: int, depot: int) -> list[tuple[int, int]]:
-    """Every vehicle ``(type, index)`` of ``tier`` based at global site ``depot``."""
+def fleet(night: CompiledNight, tier: int, depot: int, earliest: float | None = None,
+          limit: int | None = None) -> list[tuple[int, int]]:
+    """Every vehicle ``(type, index)`` of ``tier`` based at global site ``depot``; with ``earliest``,
+    only types still on shift when they can leave (:func:`~fulfil.feasibility.on_shift`); with
+    ``limit``, at most that many of a type (a routing problem of ``limit`` jobs never uses more
+    identical vehicles, and a count of millions would only fill memory)."""
     v = night.net.vehicles
     return [(t, k) for t in range(len(v.ids)) if v.tier[t] == tier and int(v.home[t]) == depot
-            for k in range(int(v.count[t]))]
-
-
-def _cost_arrays(night: CompiledNight, vehicles: list[tuple[int, int]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    v = night.net.vehicles
-    t = np.array([a for a, _ in vehicles], dtype=np.int64)
-    fixed = np.round(v.fixed_cost[t] * COST_SCALE).astype(np.int64)
-    per_m = v.cost_per_km[t] * COST_SCALE / 1000.0
-    per_s = v.cost_per_hour[t] * COST_SCALE / 3600.0
-    return fixed, per_m, per_s
+            and (earliest is None or on_shift(night.net, t, earliest))
+            for k in range(int(v.count[t]) if limit is None else min(int(v.count[t]), limit))]
 
 
 def spoilage_cost_per_s(night: CompiledNight, jobs: list[Job]) -> np.ndarray:
@@ -60,10 +55,53 @@ def spoilage_cost_per_s(night: CompiledNight, jobs: list[Job]) -> np.ndarray:
     return out
 
 
+def _ints(x: np.ndarray) -> np.ndarray:
+    """``x`` (non-negative) rounded to int64 for the routing engines, clipped to their bound."""
+    from solvers.routing.problem import MAX_MAGNITUDE
+
+    return np.minimum(np.round(np.asarray(x, dtype=np.float64)), float(MAX_MAGNITUDE)).astype(np.int64)
+
+
+def _seconds(minutes: np.ndarray | float, up: bool = False) -> np.ndarray:
+    """Minutes → whole seconds (rounded down, or up for durations), clipped to
+    :data:`~fulfil.units.BIG_TIME_S`: whatever takes longer never happens tonight anyway."""
+    s = np.asarray(minutes, dtype=np.float64) * 60.0
+    s = np.ceil(s - 1e-9) if up else np.floor(s)
+    return np.minimum(s, float(BIG_TIME_S)).astype(np.int64)
+
+
+def _scaled_costs(night: CompiledNight, tier: int, vehicles: list[tuple[int, int]], jobs: list[Job],
+                  penalty_rmb: np.ndarray, max_dist_m: float, horizon_s: float) -> dict[str, np.ndarray]:
+    """Fixed costs, rates, penalties and arrival costs in cost units, scaled down together when the
+    largest term one arc, vehicle, job or route second can cost would pass the engines' bound (the
+    ranking of plans stays the same; the plan's own costs are recomputed from the scenario)."""
+    from solvers.routing.problem import MAX_MAGNITUDE
+
+    v = night.net.vehicles
+    t = np.array([a for a, _ in vehicles], dtype=np.int64)
+    fixed = v.fixed_cost[t] * COST_SCALE
+    per_m = v.cost_per_km[t] * COST_SCALE / 1000.0
+    per_s = v.cost_per_hour[t] * COST_SCALE / 3600.0
+    penalty = penalty_rmb * COST_SCALE
+    arrival = (spoilage_cost_per_s(night, jobs) if tier == LAST_MILE and night.policy.spoilage_in_objective
+               else np.zeros(0))
+    peak = max([float(fixed.max(initial=0.0)), float(penalty.max(initial=0.0)),
+                max_dist_m * float(per_m.max(initial=0.0)),
+                horizon_s * float(per_s.max(initial=0.0)), horizon_s * float(arrival.max(initial=0.0))])
+    scale = min(1.0, MAX_MAGNITUDE / 4 / peak) if peak > 0 else 1.0
+    return {"fixed_cost": _ints(fixed * scale), "cost_per_m": per_m * scale, "cost_per_s": per_s * scale,
+            "penalty": _ints(penalty * scale), "arrival_cost_per_s": arrival * scale}
+
+
 def build_subproblem(night: CompiledNight, tier: int, owner: int, jobs: list[Job], depot: int,
                      vehicles: list[tuple[int, int]], start_min: np.ndarray,
                      cold_limits: dict[tuple[int, int], float] | None = None) -> Subproblem:
-    """The routing problem of one depot's jobs and fleet, vehicles leaving at ``start_min``."""
+    """The routing problem of one depot's jobs and fleet, vehicles leaving at ``start_min``.
+
+    Every number stays inside the engines' bounds whatever the scenario holds: loads and
+    capacities are clipped (a job goes only to vehicles whose unclipped capacity holds it),
+    times past ten days mean "never", and a trunk job that cannot be unloaded before its
+    warehouse's dispatch is allowed no vehicle."""
     from solvers.routing import RoutingProblem
 
     net, travel, pol = night.net, night.travel, night.policy
@@ -77,64 +115,66 @@ def build_subproblem(night: CompiledNight, tier: int, owner: int, jobs: list[Job
     t_to = float(v.shift_close[tvec].max()) if V else 1.0
     profiles = sorted({v.profile[t] for t in tvec}) or [night.default_profile]
     minutes_u = conservative_minutes(travel, uniq, uniq, profiles, t_from, max(t_to, t_from + 1), dist_m=dist_u)
-    dist = np.round(dist_u[np.ix_(inv, inv)]).astype(np.int64)
-    travel_s = np.ceil(minutes_u[np.ix_(inv, inv)] * 60.0 - 1e-9).astype(np.int64)
+    dist = _ints(dist_u[np.ix_(inv, inv)])
+    travel_s = _seconds(minutes_u[np.ix_(inv, inv)], up=True)
 
     site_id = np.concatenate([[-1], inv[1:]]).astype(np.int64)
     fixed_s = np.zeros(N + 1, dtype=np.int64)
     var_s = np.zeros(N + 1, dtype=np.int64)
     tw_open = np.zeros(N + 1, dtype=np.int64)
     tw_close = np.full(N + 1, BIG_TIME_S, dtype=np.int64)
-    # dimensions: crates per zone, kg per zone, then the body totals (movable partitions)
-    demand = np.zeros((N + 1, 2 * Z + 2), dtype=np.int64)
-    penalty = np.zeros(N + 1, dtype=np.int64)
+    # dimensions: crates per zone, kg per zone, then the body totals (movable partitions); whole
+    # units as floats first, so a job too big for a vehicle is caught before the clipping
+    need = np.zeros((N + 1, 2 * Z + 2))
+    penalty_rmb = np.zeros(N + 1)
+    never = np.zeros(N + 1, dtype=bool)  # jobs no vehicle may take
     for i, j in enumerate(jobs, start=1):
-        n_crates = int(j.crates.sum())
+        n_crates = float(j.crates.sum())
         fixed_min = float(night.service_fixed_min[j.site])
         per = float(night.service_per_crate_min[j.site])
-        tw_open[i] = int(math.floor(night.window_open[j.site] * 60))
+        tw_open[i] = _seconds(night.window_open[j.site])
         if tier == LAST_MILE:
-            tw_close[i] = int(math.floor(night.window_close[j.site] * 60))
+            tw_close[i] = _seconds(night.window_close[j.site])
         else:  # arrive in the receiving window and be unloaded before the last-mile dispatch
             latest = min(night.window_close[j.site], net.fw_dispatch[j.owner] - fixed_min - per * n_crates)
-            tw_close[i] = int(math.floor(latest * 60))
-        fixed_s[i] = int(math.ceil(fixed_min * 60 - 1e-9))
-        var_s[i] = int(math.ceil(per * n_crates * 60 - 1e-9))
-        demand[i, :Z] = j.crates
-        demand[i, Z:2 * Z] = np.ceil(j.kg - 1e-9).astype(np.int64)
-        demand[i, 2 * Z] = j.crates.sum()
-        demand[i, 2 * Z + 1] = int(np.ceil(j.kg.sum() - 1e-9))
-        penalty[i] = int(round(pol.unserved_penalty_per_crate * max(1, n_crates) * COST_SCALE))
+            tw_close[i] = _seconds(max(latest, 0.0))
+            never[i] = tw_close[i] < tw_open[i]
+            tw_close[i] = max(tw_close[i], tw_open[i])
+        fixed_s[i] = _seconds(fixed_min, up=True)
+        var_s[i] = _seconds(per * n_crates, up=True)
+        need[i, :Z] = j.crates
+        need[i, Z:2 * Z] = np.ceil(j.kg - 1e-9)
+        need[i, 2 * Z] = n_crates
+        need[i, 2 * Z + 1] = np.ceil(j.kg.sum() - 1e-9)
+        penalty_rmb[i] = pol.unserved_penalty_per_crate * max(1.0, n_crates)
 
-    capacity = np.zeros((V, 2 * Z + 2), dtype=np.int64)
+    room = np.zeros((V, 2 * Z + 2))
     allowed = np.zeros((V, N + 1), dtype=bool)
     deadline = np.full((V, N + 1), BIG_TIME_S, dtype=np.int64)
     start_s = np.round(start_min * 60).astype(np.int64)
-    end_s = np.floor(v.shift_close[tvec] * 60).astype(np.int64)
+    end_s = _seconds(v.shift_close[tvec])
     no_limit = BIG_TIME_S / 60.0
     chilled_min_out = float(net.product_max_out[net.product_zone == 1].min()) if (net.product_zone == 1).any() \
         else no_limit
     # which jobs a vehicle type may carry and the minutes each may ride: the same for every vehicle of a type
     by_type: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
     for a, (t, _) in enumerate(vehicles):
-        capacity[a, :Z] = v.crates[t]
-        capacity[a, Z:2 * Z] = np.floor(v.kg[t] + 1e-9).astype(np.int64)
-        capacity[a, 2 * Z] = v.total_crates[t]
-        capacity[a, 2 * Z + 1] = int(np.floor(v.total_kg[t] + 1e-9))
+        room[a, :Z] = v.crates[t]
+        room[a, Z:2 * Z] = np.floor(v.kg[t] + 1e-9)
+        room[a, 2 * Z] = v.total_crates[t]
+        room[a, 2 * Z + 1] = np.floor(v.total_kg[t] + 1e-9)
         if t not in by_type:
             by_type[t] = _type_limits(night, tier, t, jobs, cold_limits, no_limit, chilled_min_out)
         allow_row, lim_idx, lim_min = by_type[t]
-        allowed[a, 1:] = allow_row
+        allowed[a, 1:] = allow_row & np.all(need[1:] <= room[a], axis=1) & ~never[1:]
         if lim_idx.size:
-            deadline[a, lim_idx] = np.floor(start_s[a] + lim_min * 60).astype(np.int64)
-    fixed, per_m, per_s = _cost_arrays(night, vehicles)
-    arrival_cost = (spoilage_cost_per_s(night, jobs) if tier == LAST_MILE and pol.spoilage_in_objective
-                    else np.zeros(0))
+            deadline[a, lim_idx] = np.minimum(np.floor(start_s[a] + lim_min * 60), BIG_TIME_S).astype(np.int64)
+    costs = _scaled_costs(night, tier, vehicles, jobs, penalty_rmb, float(dist.max(initial=0)),
+                          float(end_s.max(initial=0)))
     problem = RoutingProblem(
         dist_m=dist, travel_s=travel_s, site=site_id, service_fixed_s=fixed_s, service_var_s=var_s,
-        tw_open_s=tw_open, tw_close_s=tw_close, demand=demand, capacity=capacity, allowed=allowed,
-        deadline_s=deadline, start_s=start_s, end_max_s=end_s, fixed_cost=fixed, cost_per_m=per_m,
-        cost_per_s=per_s, penalty=penalty, arrival_cost_per_s=arrival_cost,
+        tw_open_s=tw_open, tw_close_s=tw_close, demand=_ints(need), capacity=_ints(room), allowed=allowed,
+        deadline_s=deadline, start_s=start_s, end_max_s=end_s, **costs,
     )
     return Subproblem(tier=tier, owner=owner, depot=depot, jobs=jobs, vehicles=vehicles, problem=problem,
                       cold_limits=dict(cold_limits or {}))
@@ -244,7 +284,7 @@ def last_mile_subproblems(night: CompiledNight, jobs_by_fw: dict[int, list[Job]]
         if not jobs:
             continue
         depot = travel.forward_index(f)
-        veh = fleet(night, LAST_MILE, depot)
+        veh = fleet(night, LAST_MILE, depot, earliest=float(net.fw_dispatch[f]), limit=len(jobs))
         start = np.array([max(net.fw_dispatch[f], net.vehicles.shift_open[t]) for t, _ in veh])
         limits = proxy.for_warehouse(f, jobs, veh) if night.policy.cold_chain_model else {}
         subs.append(build_subproblem(night, LAST_MILE, f, jobs, depot, veh, start, limits))

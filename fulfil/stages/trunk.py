@@ -4,8 +4,9 @@ Each forward warehouse's load per zone is cut into chunks one trunk vehicle can 
 (full truckloads first, the remainder last, so it can ride with another warehouse's load);
 trunks must arrive inside the receiving window and be unloaded before the warehouse's
 last-mile dispatch.  Goods a trunk cannot bring make the last-mile jobs that needed them
-unserved (``trunk_dropped``).  When the run was interrupted, unsolved centrals get the quick
-nearest-neighbour dispatch so the plan stays whole.
+unserved (``trunk_dropped``); so do the hand-overs the thermal model puts out of specification
+(``thermal_limit``: taken off their trunk trips, as the checker would refuse them).  When the run
+was interrupted, unsolved centrals get the quick nearest-neighbour dispatch so the plan stays whole.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from fulfil.feasibility import on_shift
 from fulfil.network import Z
 from fulfil.night import CompiledNight
 from fulfil.scenario.schema import ZONES
@@ -27,6 +29,10 @@ from fulfil.stages.types import LAST_MILE, TRUNK, Job, RoutedTrip, Subproblem, U
 if TYPE_CHECKING:
     from fulfil.executor import Executor
     from fulfil.params import PlanParams
+
+
+#: Why a forward warehouse lacks a zone's goods (``short`` of :func:`route_trunk`).
+NOT_BROUGHT, TOO_WARM = 1, 2
 
 
 def chunk_crates(total: int, kg: float, cap_crates: int, cap_kg: float) -> int:
@@ -42,7 +48,8 @@ def trunk_jobs(night: CompiledNight, c: int, load_crates: np.ndarray, load_kg: n
     """Chunks of each forward warehouse's load (supplied by central ``c``) one trunk vehicle carries whole."""
     net, travel = night.net, night.travel
     v = net.vehicles
-    types = [t for t in range(len(v.ids)) if v.tier[t] == TRUNK and v.count[t] > 0 and int(v.home[t]) == c]
+    types = [t for t in range(len(v.ids)) if v.tier[t] == TRUNK and int(v.home[t]) == c
+             and on_shift(net, t, night.policy.trunk_departure)]
     jobs: list[Job] = []
     for f in np.flatnonzero(net.fw_central == c):
         present = tuple(z for z in range(Z) if load_crates[f, z] > 0)
@@ -96,7 +103,7 @@ def trunk_subproblems(night: CompiledNight, assign: np.ndarray,
         if not jobs:
             continue
         depot = travel.central_index(c)
-        veh = fleet(night, TRUNK, depot)
+        veh = fleet(night, TRUNK, depot, earliest=night.policy.trunk_departure, limit=len(jobs))
         if not veh:
             orphans += jobs
             continue
@@ -122,18 +129,16 @@ def route_trunk(night: CompiledNight, assign: np.ndarray, last_mile: Routed, par
         quick, _ = solve_subproblems([subs[i].problem for i in missing], [None] * len(missing), "nearest",
                                      SerialBackend(), "trunk (quick dispatch)")
         sols.update({missing[i]: s for i, s in quick.items()})
-    short = np.zeros((night.net.n_forward, Z), dtype=bool)
+    short = np.zeros((night.net.n_forward, Z), dtype=np.int8)  # NOT_BROUGHT / TOO_WARM per (forward, zone)
     for j in orphans:
-        for z in j.zones:
-            short[j.owner, z] = True
+        short[j.owner, list(j.zones)] = NOT_BROUGHT
     trips: list[RoutedTrip] = []
     for i, sp in enumerate(subs):
         sol = sols.get(i)
         dropped = sol.dropped if sol is not None else range(1, len(sp.jobs) + 1)
         for n in dropped:
             j = sp.jobs[int(n) - 1]
-            for z in j.zones:
-                short[j.owner, z] = True
+            short[j.owner, list(j.zones)] = NOT_BROUGHT
         if sol is None:
             continue
         for a, r in enumerate(sol.routes):
@@ -141,13 +146,39 @@ def route_trunk(night: CompiledNight, assign: np.ndarray, last_mile: Routed, par
                 t, k = sp.vehicles[a]
                 trips.append(RoutedTrip(TRUNK, t, k, sp.depot, float(sp.problem.start_s[a]) / 60.0,
                                         [sp.jobs[int(n) - 1] for n in r]))
+    if night.policy.cold_chain_model:
+        trips = _in_spec(night, trips, short)
     lm_kept, unserved = _reconcile(night, last_mile.trips, short)
     return Routed(trips + lm_kept, last_mile.unserved + unserved, interrupted)
 
 
+def _in_spec(night: CompiledNight, trips: list[RoutedTrip], short: np.ndarray) -> list[RoutedTrip]:
+    """``trips`` without the hand-overs the thermal model puts out of specification (a trip is re-checked
+    until it passes: a stop taken off changes the others' times); their zones are marked TOO_WARM in ``short``."""
+    from fulfil.stages.cold_chain import out_of_spec_stops
+    from fulfil.stages.timing import time_trip
+
+    kept = []
+    for rt in trips:
+        cur = rt
+        while cur.jobs:
+            tt = time_trip(night, cur)
+            failing = {tt.stops[i].site for i, _ in out_of_spec_stops(night, tt)}
+            if not failing:
+                break
+            for j in cur.jobs:
+                if j.site in failing:
+                    short[j.owner, list(j.zones)] = TOO_WARM
+            cur = replace(cur, jobs=[j for j in cur.jobs if j.site not in failing])
+        if cur.jobs:
+            kept.append(cur)
+    return kept
+
+
 def _reconcile(night: CompiledNight, lm_trips: list[RoutedTrip],
                short: np.ndarray) -> tuple[list[RoutedTrip], list[UnservedLine]]:
-    """Take off the last-mile jobs whose zone a trunk could not bring to their warehouse."""
+    """Take off the last-mile jobs whose zone a trunk could not bring to their warehouse (in time, or
+    in specification)."""
     net = night.net
     if not short.any():
         return lm_trips, []
@@ -157,11 +188,14 @@ def _reconcile(night: CompiledNight, lm_trips: list[RoutedTrip],
         f = rt.depot - night.travel.n_central
         kept = []
         for j in rt.jobs:
-            if rt.tier == LAST_MILE and any(short[f, z] for z in j.zones):
+            why = max(int(short[f, z]) for z in j.zones) if rt.tier == LAST_MILE else 0
+            if why:
+                goods = f"{net.forward_ids[f]}'s {'/'.join(ZONES[z] for z in j.zones)} goods"
+                reason, detail = (("thermal_limit", f"the thermal model puts the trunk's hand-over of {goods} "
+                                                    "out of range") if why == TOO_WARM else
+                                  ("trunk_dropped", f"the trunk fleet could not bring {goods} in time"))
                 for k, q in j.units.items():
-                    unserved.append(UnservedLine(j.owner, k, q, "trunk_dropped",
-                                                 f"the trunk fleet could not bring {net.forward_ids[f]}'s "
-                                                 f"{'/'.join(ZONES[z] for z in j.zones)} goods in time"))
+                    unserved.append(UnservedLine(j.owner, k, q, reason, detail))
             else:
                 kept.append(j)
         if len(kept) == len(rt.jobs):

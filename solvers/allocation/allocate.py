@@ -11,7 +11,12 @@ import numpy as np
 
 from .kernels import allocate_stock_kernel, assign_regret_kernel, crates_per_zone_kernel, trunk_load_kernel
 
-__all__ = ["ASSIGN_STATUS", "assign_pickups", "allocate_stock", "trunk_load", "crates_per_zone"]
+__all__ = ["ASSIGN_STATUS", "MAX_CRATES", "assign_pickups", "allocate_stock", "trunk_load", "crates_per_zone"]
+
+#: Crate counts saturate here (:func:`crates_per_zone`): a count of ``MAX_CRATES`` means at least
+#: that many.  2**40 is also the routing engines' bound on a load, and a sum of up to 2**23 such
+#: counts still fits int64.
+MAX_CRATES = 2**40
 
 ASSIGN_STATUS: dict[int, str] = {
     0: "ok",
@@ -113,7 +118,7 @@ def assign_pickups(
     capacity : array_like of int, shape (F, Z)
         Crates per zone a warehouse can handle; negative means unlimited.
     pinned : array_like of int, shape (P,), optional
-        ``pinned[p] >= 0`` forces ``p`` onto that warehouse (placed first, in
+        ``pinned[p] >= 0`` allows ``p`` only that warehouse (placed first, in
         index order); ``-1`` leaves it free.
 
     Returns
@@ -122,13 +127,14 @@ def assign_pickups(
         Warehouse index, ``-1`` when unassigned.
     status : ndarray of int8, shape (P,)
         Codes of :data:`ASSIGN_STATUS`: 0 ok, 1 unreachable (no reachable
-        warehouse), 2 pinned_over_capacity (assigned anyway), 3
+        warehouse), 2 pinned_over_capacity (its warehouse is full; not assigned), 3
         pinned_unreachable (not assigned), 4 no_capacity (reachable warehouses
         are all full).
 
     Notes
     -----
-    Capacity is never exceeded except by pinned pickups (status 2).  A
+    Capacity is never exceeded, by pinned pickups neither: a pin the
+    warehouse cannot hold leaves the pickup unassigned (status 2).  A
     pickup with zero demand consumes nothing and goes to its cheapest
     reachable warehouse.
     """
@@ -201,16 +207,36 @@ def allocate_stock(demand: object, pool: object, stock: object) -> np.ndarray:
     if bad.any():
         g, k = (int(i) for i in np.argwhere(bad)[0])
         raise ValueError(f"stock[{g}, {k}] = {s[g, k]} must be >= 0 (inf = unlimited)")
-    if d.size and d.sum(axis=0).max() > _MAX_TOTAL:
-        raise ValueError(f"total demand of a product exceeds {_MAX_TOTAL} units")
-    unlimited = s >= float(_MAX_TOTAL)  # also catches inf: more than any total
+    # products whose total could pass _MAX_TOTAL (summed in float: an int64 sum may wrap) are
+    # rationed with Python's exact integers; the kernel takes the rest
+    big = d.astype(np.float64).sum(axis=0) > _MAX_TOTAL / 2 if d.size else np.zeros(K, dtype=bool)
+    unlimited = s >= float(_MAX_TOTAL)  # also catches inf: more than any total of the kernel's products
     units = np.floor(np.where(unlimited, 0.0, s)).astype(np.int64)
     members = np.flatnonzero(g_of >= 0)
     order = np.ascontiguousarray(members[np.argsort(g_of[members], kind="stable")], dtype=np.int64)
     counts = np.bincount(g_of[members], minlength=G)
     starts = np.zeros(G + 1, dtype=np.int64)
     np.cumsum(counts, out=starts[1:])
-    return allocate_stock_kernel(d, order, starts, units, np.ascontiguousarray(unlimited))
+    out = allocate_stock_kernel(np.where(big[None, :], 0, d), order, starts, units, np.ascontiguousarray(unlimited))
+    for k in np.flatnonzero(big):
+        for g in range(G):
+            group = order[starts[g]:starts[g + 1]]
+            want = [int(x) for x in d[group, k]]
+            out[group, k] = want if np.isinf(s[g, k]) else _ration(want, int(s[g, k]))
+    return out
+
+
+def _ration(want: list[int], stock: int) -> list[int]:
+    """The kernel's largest-remainder rule in exact integers, for totals beyond its int64 range."""
+    total = sum(want)
+    if total <= stock:
+        return want
+    num = [w * stock for w in want]
+    got = [n // total for n in num]
+    by_remainder = sorted(range(len(want)), key=lambda i: (-(num[i] - got[i] * total), i))
+    for i in by_remainder[:stock - sum(got)]:
+        got[i] += 1
+    return got
 
 
 def trunk_load(
@@ -276,7 +302,8 @@ def crates_per_zone(
     Returns
     -------
     crates : ndarray of int64, shape (P, Z)
-        ``ceil(sum_k units / units_per_crate - 1e-9)`` per zone (0 when empty).
+        ``ceil(sum_k units / units_per_crate - 1e-9)`` per zone (0 when empty), at most
+        :data:`MAX_CRATES`.
     kg : ndarray of float64, shape (P, Z)
         ``sum_k units * kg_per_unit`` per zone.
     """
@@ -299,4 +326,4 @@ def crates_per_zone(
     if bad.any():
         k = int(np.flatnonzero(bad)[0])
         raise ValueError(f"zone_of_product[{k}] = {zp[k]} is not in [0, {n_zones})")
-    return crates_per_zone_kernel(u, upc, zp, kpu, int(n_zones))
+    return crates_per_zone_kernel(u, upc, zp, kpu, int(n_zones), float(MAX_CRATES))

@@ -139,7 +139,8 @@ def assign_regret_kernel(cost, reachable, demand, capacity, pinned):
             status[p] = 3
             continue
         if not _fits(p, f, demand, remaining, unlimited):
-            status[p] = 2
+            status[p] = 2  # its warehouse is full: unassigned, like any pickup that fits nowhere
+            continue
         assign[p] = f
         for z in range(Z):
             remaining[f, z] -= demand[p, z]
@@ -304,7 +305,7 @@ def trunk_load_kernel(assign, crates, kg, served, n_warehouses):
 
 
 @njit(cache=True)
-def crates_per_zone_kernel(units, units_per_crate, zone_of_product, kg_per_unit, n_zones):
+def crates_per_zone_kernel(units, units_per_crate, zone_of_product, kg_per_unit, n_zones, max_crates):
     P, K = units.shape
     crates = np.zeros((P, n_zones), dtype=np.int64)
     kg = np.zeros((P, n_zones), dtype=np.float64)
@@ -319,6 +320,6 @@ def crates_per_zone_kernel(units, units_per_crate, zone_of_product, kg_per_unit,
             frac[z] += u / units_per_crate[k]
             kg[p, z] += u * kg_per_unit[k]
         for z in range(n_zones):
-            if frac[z] > 0.0:
-                crates[p, z] = np.int64(np.ceil(frac[z] - 1e-9))
+            if frac[z] > 0.0:  # saturated before the cast: a float beyond int64 has no integer value
+                crates[p, z] = np.int64(min(np.ceil(frac[z] - 1e-9), max_crates))
     return crates, kg

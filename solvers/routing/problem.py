@@ -19,16 +19,16 @@ from dataclasses import dataclass, field, fields
 
 import numpy as np
 
-__all__ = ["RoutingProblem", "RoutingSolution", "NO_DEADLINE_S"]
+__all__ = ["MAX_MAGNITUDE", "RoutingProblem", "RoutingSolution", "NO_DEADLINE_S"]
 
 #: Conventional "no deadline" value for :attr:`RoutingProblem.deadline_s`
 #: (ten days, in seconds). Any value larger than every time window works.
 NO_DEADLINE_S: int = 10 * 86400
 
-# Largest absolute time / distance / cost magnitude accepted. OR-Tools works
-# in int64; keeping every input below 2**40 leaves plenty of head-room for the
-# sums (route lengths, objective) computed inside the solver.
-_MAX_MAGNITUDE = 2**40
+#: Largest absolute time / distance / load / cost magnitude accepted. OR-Tools
+#: works in int64; keeping every input below 2**40 leaves plenty of head-room
+#: for the sums (route lengths, objective) computed inside the solver.
+MAX_MAGNITUDE = 2**40
 
 # Arrays whose large values mean "no limit"; they are clipped to the planning
 # horizon when the model is built, so they are exempt from the bound above.
@@ -226,7 +226,7 @@ class RoutingProblem:
             if name in _UNBOUNDED:
                 continue
             if kind in ("int", "float") and arr.size and np.any(
-                np.abs(arr.astype(np.float64)) > _MAX_MAGNITUDE
+                np.abs(arr.astype(np.float64)) > MAX_MAGNITUDE
             ):
                 raise ValueError(
                     f"{name}: values larger than 2**40 in magnitude are not supported"

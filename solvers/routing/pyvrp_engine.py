@@ -44,6 +44,7 @@ from __future__ import annotations
 
 import time
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -226,8 +227,19 @@ def vehicle_routes(tr, best, n_vehicles: int) -> list[list[int]]:
     return routes
 
 
+class _StopWhen:
+    """A PyVRP stopping criterion (called once per iteration with the best cost) around ``stop()``."""
+
+    def __init__(self, stop: Callable[[], bool]):
+        self.stop = stop
+
+    def __call__(self, best_cost: float) -> bool:
+        return bool(self.stop())
+
+
 def solve_pyvrp(problem: RoutingProblem, jobs: np.ndarray | None, *, seed: int = 0,
-                max_iterations: int | None = None, deadline: float | None = None) -> PyvrpResult:
+                max_iterations: int | None = None, deadline: float | None = None,
+                should_stop: Callable[[], bool] | None = None) -> PyvrpResult:
     """Solve with PyVRP.
 
     Parameters
@@ -244,6 +256,10 @@ def solve_pyvrp(problem: RoutingProblem, jobs: np.ndarray | None, *, seed: int =
     deadline : float, optional
         Absolute ``time.time()`` at which to stop (``MaxRuntime`` of the
         remaining time). With both, whichever comes first.
+    should_stop : callable, optional
+        ``should_stop() -> bool`` asked every iteration, after the budget criteria (so
+        that they count every iteration): True ends the search with its best
+        solution so far.
     """
     t0 = time.perf_counter()
     try:
@@ -260,6 +276,8 @@ def solve_pyvrp(problem: RoutingProblem, jobs: np.ndarray | None, *, seed: int =
             crit.append(MaxRuntime(max(0.05, deadline - time.time())))
         if not crit:
             raise ValueError("solve_pyvrp needs max_iterations or deadline")
+        if should_stop is not None:
+            crit.append(_StopWhen(should_stop))
         stop = crit[0] if len(crit) == 1 else MultipleCriteria(crit)
         with warnings.catch_warnings():
             # "a penalty parameter has reached its maximum": PyVRP's way of saying the instance

@@ -557,11 +557,12 @@ def _route(pv, tout24, t_dep, arr, door_s, serv_s, mass_out, extra_kg, air0, pro
                 g0 = pv[6] / t0
                 t0_end = st[_S_T] + t0
         else:
-            # hand-over: the goods of this stop leave now
+            # hand-over: the goods of this stop leave now; goods without thermal mass (their
+            # kg negligible, see the 1e-9 cut below) are at the air's temperature
             if st[_S_M] > 0.0:
                 handover[i] = st[_S_TP]
             else:
-                handover[i] = math.nan
+                handover[i] = st[_S_TA]
             above_min[i] = st[_S_ABOVE] / 60.0
             handover_t[i] = st[_S_T]
             m_new = st[_S_M] - mass_out[i]
@@ -662,7 +663,8 @@ class CompartmentResult:
     cooling_w : ndarray (n,)
         Unit cooling power over the step ending at ``t_s[k]`` (0 at k = 0).
     handover_c : ndarray (m,)
-        Product temperature of the goods handed over at each stop.
+        Product temperature of the goods handed over at each stop (the air's for
+        goods of negligible mass, which have no temperature of their own).
     handover_s : ndarray (m,)
         Hand-over time (door closes) per stop.
     minutes_above : ndarray (m,)

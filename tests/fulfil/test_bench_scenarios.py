@@ -70,7 +70,7 @@ def test_results_row_has_kpis_stage_times_and_memory(bench_run) -> None:
     assert int(r["orders_complete"]) <= float(r["orders_served"]) + 1e-9
     plan = json.loads(Path(r["plan"]).read_text(encoding="utf-8"))
     assert Path(r["plan"]) == out / "ours" / "small_city" / "plan.json"
-    assert plan["check"] == {"violations": 0} and plan["kpis"]["cost"] == pytest.approx(float(r["cost"]))
+    assert plan["check"] == {"violations": 0, "by_cause": {}} and plan["kpis"]["cost"] == pytest.approx(float(r["cost"]))
     assert "Wall seconds per stage" in (out / "summary.txt").read_text(encoding="utf-8")
 
 

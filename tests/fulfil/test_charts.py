@@ -94,8 +94,8 @@ def plan() -> dict:
     van = _duty("L-FW01-01", "last_mile", "reefer_van", 1, "FW01",
                 [_reefer_trip("L-FW01-01.1", 0.0, False), _reefer_trip("L-FW01-01.2", 90.0, True)])
     trike = _duty("L-FW02-01", "last_mile", "etrike", 0, "FW02", [_box_trip()])
-    doc = dict(format="fulfil-plan", format_version=2, scenario="unit", seed=0, kpis=KPIS, unserved=[],
-               duties=[trunk, van, trike])
+    doc = dict(format="fulfil-plan", format_version=2, scenario="unit", seed=0, code=0, kpis=KPIS, unserved=[],
+               assignment={"PP001": "FW01", "PP002": "FW01", "PP010": "FW02"}, duties=[trunk, van, trike])
     return parse_plan(doc).to_doc()
 
 
@@ -222,8 +222,8 @@ def _mini_plan() -> dict:
                   _trip("L-FW1-01.2", 420.0, 470.0, [stop("PP2", 440.0)], {"chilled": 1}, None)])
     van2 = _duty("L-FW1-02", "last_mile", "van", 1, "FW1",
                  [_trip("L-FW1-02.1", 360.0, 400.0, [stop("PP1", 380.0)], {"chilled": 1}, None)])
-    doc = dict(format="fulfil-plan", format_version=2, scenario="mini", seed=0, kpis=KPIS,
-               unserved=[dict(pickup_point="PP2", product="milk", units=1, reason="no_stock")],
+    doc = dict(format="fulfil-plan", format_version=2, scenario="mini", seed=0, code=0, kpis=KPIS,
+               assignment={"PP1": "FW1", "PP2": "FW1"}, unserved=[dict(pickup_point="PP2", product="milk", units=1, reason="no_stock")],
                duties=[trunk, van1, van2])
     return parse_plan(doc).to_doc()
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import os
 import stat
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -92,3 +94,79 @@ def test_text_and_json_are_utf8(tmp_path: Path):
     text = (tmp_path / "p.json").read_text(encoding="utf-8")
     assert "长沙" in text and text.endswith("\n")
     assert json.loads(text) == {"city": "长沙", "n": [1, 2]}
+
+
+def _fill_with(files: dict[str, str]):
+    def fill(tmp: Path) -> None:
+        for name, text in files.items():
+            (tmp / name).parent.mkdir(parents=True, exist_ok=True)
+            (tmp / name).write_text(text)
+
+    return fill
+
+
+def _tree(folder: Path) -> dict[str, str]:
+    return {str(p.relative_to(folder)): p.read_text() for p in folder.rglob("*") if p.is_file()}
+
+
+@pytest.mark.parametrize("exchange", [True, False], ids=["rename-exchange", "two-renames"])
+def test_a_folder_is_replaced_whole(tmp_path: Path, monkeypatch, exchange: bool):
+    """The new folder replaces the old one whole (files of the old one that the new one lacks are gone),
+    with the one-step exchange and with the two-rename fallback; nothing is left beside it."""
+    if not exchange:
+        monkeypatch.setattr(output, "_exchange", lambda a, b: False)
+    final = tmp_path / "plan"
+    output.replace_folder_atomic(final, _fill_with({"plan.json": "old", "route_sheets/A.csv": "a"}))
+    output.replace_folder_atomic(final, _fill_with({"plan.json": "new", "route_sheets/B.csv": "b"}))
+    assert _tree(final) == {"plan.json": "new", "route_sheets/B.csv": "b"}
+    assert [p.name for p in tmp_path.iterdir()] == ["plan"]
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="renameat2 is Linux's")
+def test_the_exchange_swaps_two_folders_in_one_step(tmp_path: Path):
+    """On Linux the two folders trade places (the old folder is never missing from its path)."""
+    (tmp_path / "a").mkdir()
+    (tmp_path / "a" / "x").write_text("a")
+    (tmp_path / "b").mkdir()
+    (tmp_path / "b" / "y").write_text("b")
+    assert output._exchange(tmp_path / "a", tmp_path / "b")
+    assert _tree(tmp_path / "a") == {"y": "b"} and _tree(tmp_path / "b") == {"x": "a"}
+
+
+@pytest.mark.parametrize("exc", [OSError(28, "No space left on device"), KeyboardInterrupt()])
+def test_a_failure_while_filling_keeps_the_old_folder(tmp_path: Path, exc: BaseException):
+    """A failure while the new folder is filled leaves the old folder as it was and no temporary folder."""
+    final = tmp_path / "plan"
+    output.replace_folder_atomic(final, _fill_with({"plan.json": "old"}))
+
+    def fill(tmp: Path) -> None:
+        (tmp / "plan.json").write_text("new")
+        raise exc
+
+    with pytest.raises(type(exc)):
+        output.replace_folder_atomic(final, fill)
+    assert _tree(final) == {"plan.json": "old"}
+    assert [p.name for p in tmp_path.iterdir()] == ["plan"]
+
+
+def test_temporary_folders_of_a_killed_writer_are_removed_by_the_next_write(tmp_path: Path):
+    """A hidden temporary folder left by a process that is gone is removed; one of a live process (a
+    writer at work) and other hidden entries are left alone."""
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
+                          text=True, check=True)
+    dead = tmp_path / f".plan.{gone.stdout.strip()}.abc{output.TMP_SUFFIX}"
+    live = tmp_path / f".plan.{os.getppid()}.def{output.TMP_SUFFIX}"
+    other = tmp_path / ".plan.notes"
+    for d in (dead, live, other):
+        d.mkdir()
+    output.replace_folder_atomic(tmp_path / "plan", _fill_with({"plan.json": "new"}))
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["plan", live.name, other.name])
+
+
+def test_a_symlinked_folder_is_replaced_where_it_points(tmp_path: Path):
+    """``final`` a symbolic link to a folder: the folder it points to is replaced, the link stays."""
+    (tmp_path / "real").mkdir()
+    (tmp_path / "real" / "plan.json").write_text("old")
+    (tmp_path / "link").symlink_to(tmp_path / "real")
+    output.replace_folder_atomic(tmp_path / "link", _fill_with({"plan.json": "new"}))
+    assert (tmp_path / "link").is_symlink() and _tree(tmp_path / "real") == {"plan.json": "new"}

@@ -77,7 +77,8 @@ def plan():
               5.15, True),
         _trip("L-FW1-01.2", 460.0, [("PP03", 6.0, {"chilled": 4, "frozen": 2})], 5.99, True),
     ], 100.0)
-    doc = {"format": "fulfil-plan", "format_version": 2, "scenario": "unit", "seed": 7, "kpis": KPIS,
+    doc = {"format": "fulfil-plan", "format_version": 2, "scenario": "unit", "seed": 7, "code": 0, "kpis": KPIS,
+           "assignment": {"PP01": "FW1", "PP02": "FW1", "PP03": "FW1"},
            "duties": [trunk, van],
            "unserved": [{"pickup_point": "PP09", "product": "P1", "units": 4, "reason": "no_capacity",
                          "detail": "FW1 full"}]}

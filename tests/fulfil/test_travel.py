@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from fulfil.errors import ScenarioError
-from fulfil.scenario import load_scenario
+from fulfil.scenario import Scenario, load_scenario
 from fulfil.travel import TravelModel
 
 GOOD = Path(__file__).resolve().parent.parent / "data" / "good"
@@ -93,26 +93,35 @@ def test_user_matrix_replaces_distances_and_times(tmp_path: Path):
 
 
 def test_user_matrix_missing_a_site_is_a_scenario_error(tmp_path: Path):
-    """A matrix file without one of the scenario's sites is bad input naming matrix.path and the site."""
+    """A matrix file without one of the scenario's sites is bad input naming matrix.path and the
+    site: at load, and in TravelModel for a scenario built without the loader."""
     ids = ["CW1", "FW1", "PP1"]  # PP2 left out
     rows = ["from,to,distance_km"] + [f"{a},{b},5" for a in ids for b in ids if a != b]
     (tmp_path / "matrix.csv").write_text("\n".join(rows) + "\n")
     doc = _mini_doc()
     doc["matrix"] = {"path": "matrix.csv", "free_flow_kmh": 30}
-    s = load_scenario(doc, base_dir=tmp_path)
     with pytest.raises(ScenarioError) as info:
-        TravelModel(s)
+        load_scenario(doc, base_dir=tmp_path)
     assert info.value.exit_code == 2
     (line,) = info.value.problems
-    assert line.startswith("matrix.path:") and "1 site(s) missing" in line and "'PP2'" in line
+    assert "matrix.path:" in line and "missing from the matrix" in line and "'PP2'" in line
+    doc["matrix"]["path"] = str(tmp_path / "matrix.csv")
+    with pytest.raises(ScenarioError) as info:
+        TravelModel(Scenario.model_validate(doc))
+    (line,) = info.value.problems
+    assert line.startswith("matrix.path:") and "'PP2'" in line
 
 
 def test_unreadable_matrix_file_is_a_scenario_error(tmp_path: Path):
-    """A matrix file that is not there, or lacks a column, is reported under matrix.path."""
+    """A matrix file that is not there, or lacks a column, is reported under matrix.path at load."""
     doc = _mini_doc()
     doc["matrix"] = {"path": "nope.csv", "free_flow_kmh": 30}
-    with pytest.raises(ScenarioError, match=r"^matrix\.path: "):
-        TravelModel(load_scenario(doc, base_dir=tmp_path))
+    with pytest.raises(ScenarioError, match=r"matrix\.path: matrix file 'nope.csv' not found"):
+        load_scenario(doc, base_dir=tmp_path)
+    (tmp_path / "bad.csv").write_text("from,to,km\nCW1,FW1,3\n")
+    doc["matrix"] = {"path": "bad.csv", "free_flow_kmh": 30}
+    with pytest.raises(ScenarioError, match="missing column 'distance_km'"):
+        load_scenario(doc, base_dir=tmp_path)
     (tmp_path / "bad.csv").write_text("from,to,km\nCW1,FW1,3\n")
     doc["matrix"] = {"path": "bad.csv", "free_flow_kmh": 30}
     with pytest.raises(ScenarioError, match="missing column 'distance_km'"):

@@ -8,6 +8,7 @@ from numpy.testing import assert_array_equal, assert_allclose
 
 from solvers.allocation import (
     ASSIGN_STATUS,
+    MAX_CRATES,
     allocate_stock,
     assign_pickups,
     crates_per_zone,
@@ -37,6 +38,7 @@ def naive_regret(cost, reachable, demand, capacity, pinned=None):
                 continue
             if np.any((demand[p] > 0) & ~unlimited[f] & (rem[f] < demand[p])):
                 status[p] = 2
+                continue
             assign[p] = f
             rem[f] -= demand[p]
     for p in list(open_):
@@ -154,16 +156,27 @@ def test_capacity_is_per_zone_and_unlimited_when_negative():
     assert np.all(load_of(assign, demand, 2)[:, :2] <= capacity[:, :2])
 
 
-def test_pinned_over_capacity_is_assigned_and_flagged():
-    """A pinned pickup overflowing capacity keeps its warehouse with status 2 and blocks others."""
+def test_pinned_over_capacity_is_not_assigned_and_consumes_nothing():
+    """A pin its warehouse cannot hold leaves the pickup unassigned with status 2 (the warehouse's capacity
+    is a hard limit: the checker holds the plan to it), and the room stays for the others."""
     cost = np.array([[5.0, 1.0], [1.0, 2.0], [1.0, 2.0]])
     reachable = np.ones((3, 2), dtype=bool)
     demand = np.array([[4], [1], [1]])
     capacity = np.array([[3], [1]])
     assign, status = assign_pickups(cost, reachable, demand, capacity, pinned=[0, -1, -1])
-    assert_array_equal(assign, [0, 1, -1])
-    assert_array_equal(status, [2, 0, 4])
+    assert_array_equal(assign, [-1, 0, 0])
+    assert_array_equal(status, [2, 0, 0])
     assert ASSIGN_STATUS[2] == "pinned_over_capacity"
+
+
+def test_pin_to_a_warehouse_of_capacity_zero():
+    """Capacity 0 in every zone holds no pinned pickup with goods; one with nothing to deliver is kept."""
+    cost = np.ones((2, 1))
+    reachable = np.ones((2, 1), dtype=bool)
+    demand = np.array([[0, 1, 0], [0, 0, 0]])
+    assign, status = assign_pickups(cost, reachable, demand, np.zeros((1, 3), dtype=np.int64), pinned=[0, 0])
+    assert_array_equal(assign, [-1, 0])
+    assert_array_equal(status, [2, 0])
 
 
 def test_pinned_unreachable_is_not_assigned():
@@ -190,10 +203,8 @@ def test_matches_naive_reference_and_respects_capacity(seed):
     assert_array_equal(assign, ref_assign)
     assert_array_equal(status, ref_status)
     over = (load_of(assign, demand, cost.shape[1]) > capacity) & (capacity >= 0)
-    flagged = np.zeros_like(over)
-    for p in np.flatnonzero(status == 2):
-        flagged[assign[p]] |= demand[p] > 0
-    assert not (over & ~flagged).any()  # only a pinned overflow may exceed capacity
+    assert not over.any()
+    assert np.all(assign[status != 0] == -1)
     ok = assign >= 0
     assert np.all(reachable[np.flatnonzero(ok), assign[ok]])
     assert set(np.unique(status)) <= set(ASSIGN_STATUS)
@@ -276,6 +287,31 @@ def test_never_oversells_random(seed):
         assert np.all(np.abs(out[pool == g] - share) < 1.0)
 
 
+def largest_remainder(want: list[int], stock: int) -> list[int]:
+    """Reference: floor(d · S / total) each, the spare units to the largest remainders (ties: lower index)."""
+    total = sum(want)
+    if total <= stock:
+        return list(want)
+    got = [d * stock // total for d in want]
+    rem = [d * stock - g * total for d, g in zip(want, got, strict=True)]
+    for i in sorted(range(len(want)), key=lambda i: (-rem[i], i))[:stock - sum(got)]:
+        got[i] += 1
+    return got
+
+
+def test_totals_beyond_int64_products_are_rationed_exactly():
+    """A product whose demand passes 2**31 units (the kernel's headroom for demand × stock in int64) is rationed
+    by the same largest-remainder rule in exact integers; it raised 'total demand exceeds' before (issue 13)."""
+    big = 10**6 * 20_000  # the schema's largest quantity at its largest number of pickup points
+    demand = np.array([[big, 5], [3 * big, 7], [big + 1, 0], [7, 1]], dtype=np.int64)
+    stock = np.array([[2 * big + 3, 6.0]])
+    out = allocate_stock(demand, np.zeros(4, dtype=np.int64), stock)
+    assert out[:, 0].tolist() == largest_remainder(demand[:, 0].tolist(), 2 * big + 3)
+    assert out[:, 1].tolist() == largest_remainder(demand[:, 1].tolist(), 6)  # the kernel's column
+    assert_array_equal(allocate_stock(demand, np.zeros(4, dtype=np.int64), [[np.inf, np.inf]]), demand)
+    assert_array_equal(allocate_stock(demand, np.zeros(4, dtype=np.int64), [[10.0 * big, 20.0]]), demand)
+
+
 def test_allocate_validation():
     """Negative/NaN stock, pool out of range and shape mismatches raise ValueError."""
     d = np.ones((2, 2), dtype=np.int64)
@@ -321,3 +357,10 @@ def test_crates_rounding_and_kg():
         crates_per_zone(units, upc, np.array([0, 0, 0, 3]), kpu)
     with pytest.raises(ValueError, match="units_per_crate"):
         crates_per_zone(units, upc * 0, zone, kpu)
+
+
+def test_crate_counts_saturate_instead_of_overflowing():
+    """10**6 units at 1e-300 units per crate is 1e306 crates: the int64 cast gave a negative count (issue 13);
+    the count now stops at MAX_CRATES, which the planner reads as 'no vehicle can take it'."""
+    crates, _ = crates_per_zone(np.array([[10**6, 1]]), np.array([1e-300, 1.0]), np.array([1, 0]), np.ones(2))
+    assert_array_equal(crates, [[1, MAX_CRATES, 0]])

@@ -220,6 +220,20 @@ def test_unloading_lowers_thermal_mass():
     assert np.isnan(big.product_c[-1])
 
 
+def test_goods_without_thermal_mass_are_handed_over_at_the_air_temperature():
+    """Goods of negligible mass (a product of 1e-300 kg per unit, or what is left after a heavy stop) have
+    no temperature of their own: the hand-over is the air's, not NaN (issue 13: the plan then failed its
+    own validation, or the checker saw 'nan °C')."""
+    p = chilled_compartment(unit_kw=0.0)
+    arr = DEP + np.array([600.0, 1200.0, 1800.0])
+    for mass in ([0.0, 0.0, 0.0], [1e-297, 1e-297, 1e-297], [1e-10, 50.0, 1e-10]):
+        res = simulate_compartment(p, 30.0, DEP, arr, [300.0] * 3, [1, 1, 1], mass_kg=mass)
+        assert np.all(np.isfinite(res.handover_c))
+        massless = np.flatnonzero(np.array(mass) < 1e-9)[-1:]  # the last stop's goods are always alone
+        at = np.searchsorted(res.t_s, res.handover_s[massless])
+        assert res.handover_c[massless] == pytest.approx(res.air_c[at])
+
+
 def test_unit_off_parked_is_warmer():
     """An engine-driven unit that stops with the engine (whole stop) gives warmer hand-overs."""
     arr, serv, cr = route(10, crates=6.0)

@@ -67,19 +67,19 @@ def test_pinned_warehouse_without_fleet_is_no_reachable_warehouse(tiny, edited):
 
 
 def test_full_warehouse_reports_warehouse_capacity(tiny, edited):
-    """No chilled room at either forward warehouse: nobody free with milk can be assigned, and the reason is
-    the warehouses' capacity, not reach; P4, pinned to FW2, is placed there anyway (pinned over capacity)."""
+    """No chilled room at either forward warehouse: nobody with milk can be assigned, and the reason is the
+    warehouses' capacity, not reach; P4, pinned to FW2, is no exception (issue 13: placing it anyway made
+    the checker find the warehouse over capacity)."""
     def edit(d):
         for fw in d["forward_warehouses"]:
             fw["capacity"] = {**(fw.get("capacity") or {}), "chilled": 0}
 
     night = compile_night(edited(tiny, edit))
     a = allocate(night)
-    free = [p for p in np.flatnonzero(night.net.demand[:, MILK] > 0) if p != P4]
-    assert (a.assign[free] == -1).all()
-    assert a.assign[P4] == 1
-    assert {u.reason for u in a.unserved if u.pickup in free} == {"warehouse_capacity"}
-    assert not [u for u in a.unserved if u.pickup == P4 and u.reason != "stock_shortage"]
+    with_milk = np.flatnonzero(night.net.demand[:, MILK] > 0)
+    assert P4 in with_milk and (a.assign[with_milk] == -1).all()
+    assert {u.reason for u in a.unserved if u.pickup in with_milk} == {"warehouse_capacity"}
+    assert "pinned" in next(u.detail for u in a.unserved if u.pickup == P4)
 
 
 @pytest.mark.parametrize("fraction", [0.5, 0.98])

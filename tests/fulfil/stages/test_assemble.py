@@ -34,7 +34,8 @@ def test_assembled_plan_passes_the_checker(tiny, tiny_stages):
     assert plan.code == 0 and plan.error is None
     assert plan.scenario == "tiny" and plan.scenario_digest == tiny_stages.night.digest
     assert plan.stats == {"x_s": 1.235}
-    assert plan.assignment == {"P1": "FW1", "P2": "FW1", "P3": "FW1", "P4": "FW2", "P5": "FW1"}
+    # P2 is assigned to FW1 but receives nothing: the assignment lists served pickup points only
+    assert plan.assignment == {"P1": "FW1", "P3": "FW1", "P4": "FW2", "P5": "FW1"}
 
 
 def test_duty_cost_is_fixed_once_plus_its_trips(tiny, tiny_stages):

@@ -100,7 +100,8 @@ def precheck(night: CompiledNight, source: str) -> Reach:
     problems = []
     has_demand = (net.demand > 0).any(axis=1)
     promise = night.policy.promise_minutes
-    for p in np.flatnonzero(has_demand & ~r.in_time.any(axis=1)):
+    closing = np.isfinite(net.pp_closed_from)  # closed tonight: what cannot be reached is unserved, not an error
+    for p in np.flatnonzero(has_demand & ~closing & ~r.in_time.any(axis=1)):
         f = int(np.argmin(r.minutes[p]))
         what = (
             f"the {promise:g}-minute promise" if r.cold[p] else "its window"

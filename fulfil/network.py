@@ -70,7 +70,10 @@ class Network:
     fw_capacity: np.ndarray  # int64[F, Z]; -1 = unlimited
     fw_dispatch: np.ndarray  # float64[F] minutes
     pp_open: np.ndarray  # float64[P]
+    #: the window's close, or the point's closing time tonight (``closed_from``) when earlier
     pp_close: np.ndarray
+    #: float64[P]: the point's closing time tonight (``closed_from``), inf when it stays open
+    pp_closed_from: np.ndarray
     pp_locker: np.ndarray  # bool[P]
     pp_cells: np.ndarray  # int64[P, Z]; -1 = not a locker
     pp_pinned: np.ndarray  # int64[P]; -1 = free
@@ -87,6 +90,11 @@ class Network:
     @property
     def n_pickups(self) -> int:
         return len(self.pickup_ids)
+
+    @property
+    def pp_closed(self) -> np.ndarray:
+        """bool[P]: closed tonight before its window opens: nothing can be delivered there."""
+        return self.pp_closed_from <= self.pp_open
 
     @property
     def n_forward(self) -> int:
@@ -168,6 +176,7 @@ def compile_network(s: Scenario, travel: TravelModel) -> Network:
         shift_close=_ro(np.array([v.shift.close for v in vt])),
         profile=tuple(v.speed_profile for v in vt),
     )
+    closed_from = np.array([np.inf if p.closed_from is None else p.closed_from for p in s.pickup_points])
     return Network(
         central_ids=tuple(c.id for c in s.central_warehouses),
         forward_ids=tuple(f.id for f in s.forward_warehouses),
@@ -177,7 +186,8 @@ def compile_network(s: Scenario, travel: TravelModel) -> Network:
         fw_capacity=_ro(fw_capacity),
         fw_dispatch=_ro(fw_dispatch),
         pp_open=_ro(np.array([p.window.open for p in s.pickup_points])),
-        pp_close=_ro(np.array([p.window.close for p in s.pickup_points])),
+        pp_close=_ro(np.minimum([p.window.close for p in s.pickup_points], closed_from)),
+        pp_closed_from=_ro(closed_from),
         pp_locker=_ro(np.array([p.kind == "locker" for p in s.pickup_points], dtype=bool)),
         pp_cells=_ro(pp_cells),
         pp_pinned=_ro(pp_pinned),

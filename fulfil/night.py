@@ -115,8 +115,8 @@ def compile_night(scenario: Scenario) -> CompiledNight:
     w_close = np.full(n, np.inf)
     w_open[n_c:n_c + n_f] = pol.trunk_receiving.open
     w_close[n_c:n_c + n_f] = pol.trunk_receiving.close
-    w_open[n_c + n_f:] = [p.window.open for p in s.pickup_points]
-    w_close[n_c + n_f:] = [p.window.close for p in s.pickup_points]
+    w_open[n_c + n_f:] = net.pp_open
+    w_close[n_c + n_f:] = net.pp_close  # a closing time tonight shortens the window
 
     vt = s.vehicle_types
     bodies = Bodies(

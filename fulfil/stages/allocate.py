@@ -59,11 +59,15 @@ def allocate(night: CompiledNight) -> Allocation:
             fw_cost_km[f] = float(v.cost_per_km[mask].mean())
     cost = 2.0 * r.dist_km * fw_cost_km[None, :]
     full_crates, _ = crates_per_zone(net.demand, net.product_per_crate, net.product_zone, net.product_kg, Z)
-    assign, status = assign_pickups(cost, r.reachable, full_crates, net.fw_capacity, net.pp_pinned)
+    reachable = r.reachable & ~net.pp_closed[:, None]  # a point closed all night gets no warehouse
+    assign, status = assign_pickups(cost, reachable, full_crates, net.fw_capacity, net.pp_pinned)
     unserved: list[UnservedLine] = []
     for p in np.flatnonzero(assign < 0):
         pin = int(net.pp_pinned[p])
-        reason, detail = _why(int(status[p]), bool(r.in_time[p, pin] if pin >= 0 else r.in_time[p].any()))
+        if net.pp_closed[p]:
+            reason, detail = "closed", "the pickup point is closed tonight before its window opens"
+        else:
+            reason, detail = _why(int(status[p]), bool(r.in_time[p, pin] if pin >= 0 else r.in_time[p].any()))
         for k in np.flatnonzero(net.demand[p] > 0):
             unserved.append(UnservedLine(int(p), int(k), int(net.demand[p, k]), reason, detail))
     pool = np.where(assign >= 0, net.fw_central[np.maximum(assign, 0)], -1).astype(np.int64)

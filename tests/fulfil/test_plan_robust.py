@@ -148,3 +148,26 @@ def test_a_thousand_vehicles_of_a_type_make_a_routing_problem_the_size_of_its_jo
     assert 1 <= sp.problem.n_vehicles == len(sp.jobs) <= 3
     _, plan = _plan(_mini(lambda d: _vehicle(d, "last_mile").update(count=1000)))
     assert plan.unserved == []
+
+
+def test_a_point_closed_all_night_is_unserved_as_closed():
+    """A pickup point the scenario closes before its window opens (what `fulfil replan` writes for a
+    closure before the night starts) gets no warehouse, and all it ordered is unserved as `closed`;
+    the checker accepts `closed` there."""
+    s, plan = _plan(_mini(lambda d: d["pickup_points"][0].update(closed_from="00:00")))
+    pp = s.pickup_points[0].id
+    assert all(st.location != pp for _, t in plan.trips() for st in t.stops)
+    assert {u.reason for u in plan.unserved if u.pickup_point == pp} == {"closed"}
+    assert pp not in plan.assignment
+
+
+def test_a_point_closing_inside_its_window_is_served_before_it_closes():
+    """Open, PP1 (window 07:00-11:30) is reached after 07:45; closing at 07:45 shortens its window, and
+    whatever reaches it arrives before then (the checker names any later delivery `closed_point`)."""
+    def arrivals(s, plan):
+        return [st.arrival for _, t in plan.trips() for st in t.stops if st.location == s.pickup_points[0].id]
+
+    assert max(arrivals(*_plan(_mini(lambda d: None)))) > 7 * 60 + 45
+    s, plan = _plan(_mini(lambda d: d["pickup_points"][0].update(closed_from="07:45")))
+    got = arrivals(s, plan)
+    assert got and max(got) < 7 * 60 + 45

@@ -1,7 +1,5 @@
 """``python -m fulfil`` runs the command line (the service starts its jobs this way)."""
 
-import sys
+from fulfil.cli import run
 
-from fulfil.cli import main
-
-sys.exit(main())
+run()

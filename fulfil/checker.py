@@ -650,6 +650,8 @@ class _Checker:
         self._check_capacity(t, load_c, load_kg)
         kg_tol = KG_TOL if t.tier == "last_mile" else KG_TOL * max(1, len(t.stops))
         self._cmp_loads(t, None, "", "load_at_departure", tp.load_at_departure, load_c, load_kg, kg_tol)
+        carried = {z for z in ZONES if load_c.get(z, 0) > 0}
+        self._zone_keys(t, None, "", "load_at_departure", tp.load_at_departure, carried)
         left_c, left_kg = dict(load_c), dict(load_kg)
         for j, s in enumerate(t.stops):
             for z in ZONES:
@@ -657,6 +659,21 @@ class _Checker:
                 left_kg[z] = left_kg.get(z, 0.0) - s.kg.get(z, 0.0)
             self._check_stop(t, j, s)
             self._cmp_loads(t, j, s.loc, "load_after", s.plan.load_after, left_c, left_kg, kg_tol)
+            self._zone_keys(t, j, s.loc, "load_after", s.plan.load_after, carried)
+            self._zone_keys(t, j, s.loc, "minutes_out_of_zone", s.plan.minutes_out_of_zone,
+                            {z for z in ZONES if s.crates.get(z, 0) > 0})
+
+    def _zone_keys(self, t: _Trip, j: int | None, loc: str, what: str, reported: dict, want: set[str]) -> None:
+        """A per-zone field lists exactly its zones (a load: every zone the trip carries, empty ones
+        too; minutes out of zone: the zones handed over at the stop), so that leaving one out is
+        not a silent claim of 0."""
+        got = {z for z in reported if z in ZONES}
+        if got != want:
+            miss, extra = sorted(want - got, key=ZONES.index), sorted(got - want, key=ZONES.index)
+            self.add_at("format_rule", f"{_trip_where(t.id, j, loc)}: {what} lists zones {sorted(got, key=ZONES.index)} "
+                                       f"but should list {sorted(want, key=ZONES.index)}"
+                                       + (f" (missing {', '.join(miss)})" if miss else "")
+                                       + (f" (not carried: {', '.join(extra)})" if extra else ""), t, j)
 
     def _check_capacity(self, t: _Trip, load_c: dict[str, int], load_kg: dict[str, float]) -> None:
         vt, where = t.vt, _trip_where(t.id)

@@ -11,8 +11,12 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import signal
 import sys
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from fulfil.errors import FulfilError, UsageError
@@ -118,18 +122,19 @@ def _cmd_plan(args: argparse.Namespace) -> int:
             violations = check_plan(s, plan)
             plan = plan.model_copy(update={"check": CheckResult.of([v.cause for v in violations])})
         write_plan_dir(plan, out, s, charts=None if args.charts < 0 else args.charts)
-    print(summary(plan))
-    n_trips = sum(1 for _ in plan.trips())
-    print(f"\nWrote {out / 'plan.json'}, {n_trips} trip sheets in {out / 'route_sheets'}, "
-          f"{out / 'map.png'} ({time.perf_counter() - t0:.1f} s)")
-    if violations:
-        from fulfil.checker import summarize
+    with ignoring_ctrl_c():  # the plan is written: a Ctrl-C now must not change the outcome
+        print(summary(plan))
+        n_trips = sum(1 for _ in plan.trips())
+        print(f"\nWrote {out / 'plan.json'}, {n_trips} trip sheets in {out / 'route_sheets'}, "
+              f"{out / 'map.png'} ({time.perf_counter() - t0:.1f} s)")
+        if violations:
+            from fulfil.checker import summarize
 
-        print("\nThe checker found violations:\n" + summarize(violations))
-        return 4
-    if not args.no_check:
-        print("Independent check: no violation.")
-    return plan.code
+            print("\nThe checker found violations:\n" + summarize(violations))
+            return 4
+        if not args.no_check:
+            print("Independent check: no violation.")
+        return plan.code
 
 
 def _cmd_plan_national(args: argparse.Namespace, paths: list[Path]) -> int:
@@ -338,23 +343,45 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    _setup_logging(args.quiet)
-    if getattr(args, "time_limit", None) is not None and args.time_limit == 0:
-        args.time_limit = None
-    if getattr(args, "allow_outside", False):  # every loader this command runs (national cities too)
-        from fulfil.scenario.load import ALLOW_OUTSIDE_ENV
-
-        os.environ[ALLOW_OUTSIDE_ENV] = "1"
+@contextmanager
+def ignoring_ctrl_c() -> Iterator[None]:
+    """Within the block SIGINT is ignored (main thread only; the previous handler is restored)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, signal.default_int_handler if previous is None else previous)
+
+
+def run() -> None:
+    """The ``fulfil`` command: :func:`main`, then exit with its code; a Ctrl-C while the
+    interpreter shuts down (everything is written by then) cannot turn that exit into a crash."""
+    code = main()
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    sys.exit(code)
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        parser = build_parser()
+        args = parser.parse_args(argv)
+        _setup_logging(args.quiet)
+        if getattr(args, "time_limit", None) is not None and args.time_limit == 0:
+            args.time_limit = None
+        if getattr(args, "allow_outside", False):  # every loader this command runs (national cities too)
+            from fulfil.scenario.load import ALLOW_OUTSIDE_ENV
+
+            os.environ[ALLOW_OUTSIDE_ENV] = "1"
         return int(args.func(args))
     except FulfilError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return exc.exit_code
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
+    except KeyboardInterrupt:  # before any plan was found (later, Ctrl-C stops the searches instead)
+        with ignoring_ctrl_c():  # a second Ctrl-C must not turn the exit into a crash
+            print("interrupted", file=sys.stderr)
         return 130
     except Exception as exc:  # an internal error: keep it to one line unless debugging
         if os.environ.get("FULFIL_DEBUG"):
@@ -365,4 +392,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run()

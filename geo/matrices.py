@@ -54,6 +54,10 @@ PARALLEL_MIN_CELLS = 1_000_000
 
 _HOUR_S = 3600.0
 _EARTH_RADIUS_M = 6_371_008.8  # same value as geo.coords.EARTH_RADIUS_M
+#: A matrix file's longest leg: a week's drive, far beyond any night's trip (larger values are
+#: typing errors, and would overflow the plan's bounded numbers).
+MAX_LEG_KM = 5_000.0
+MAX_LEG_MIN = 10_080.0
 
 
 # --------------------------------------------------------------------------- #
@@ -512,6 +516,10 @@ def _read_matrix_rows(
                 raise ValueError(f"{name}: row {row}: {col} {cell} is not finite")
             if v < 0.0:
                 raise ValueError(f"{name}: row {row}: {col} {v:g} is negative")
+            limit, unit = (MAX_LEG_KM, "km") if col == "distance_km" else (MAX_LEG_MIN, "min")
+            if v > limit:
+                raise ValueError(f"{name}: row {row}: {col} {v:g} is over {limit:g} {unit}, longer than any leg "
+                                 "a night's vehicle can drive")
             return v
 
         for rec in reader:

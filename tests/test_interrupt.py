@@ -213,3 +213,27 @@ def test_without_a_stop_request_the_search_is_unchanged():
     a, b = solve_routing(p, plain), solve_routing(p, watched)
     assert [r.tolist() for r in a.routes] == [r.tolist() for r in b.routes]
     assert a.objective == b.objective and a.solutions_found == b.solutions_found and "stopped" not in b.stats
+
+
+@pytest.mark.parametrize("after_s", [0.0, 0.1, 0.3, 0.6])
+def test_ctrl_c_twice_at_any_moment_never_kills_the_command(tmp_path, after_s):
+    """Found by the fuzz run: two Ctrl-Cs while the command line was still being parsed, or after
+    the plan was written, killed the process by SIGINT. The command (its ``run`` entry point, once
+    imported) exits 130 (or 0 when the plan was already complete), with a complete plan or none."""
+    scenario = Path(__file__).resolve().parent / "data" / "good" / "mini.toml"
+    out = tmp_path / "out"
+    boot = "import sys; from fulfil.cli import run; print('ready', file=sys.stderr, flush=True); run()"
+    p = subprocess.Popen([sys.executable, "-c", boot, "-q", "plan", str(scenario), "--out", str(out),
+                          "--time-limit", "0", "--solutions", "10", "--charts", "0", "--workers", "1"],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert p.stderr.readline().strip() == b"ready"
+    time.sleep(after_s)
+    p.send_signal(signal.SIGINT)
+    time.sleep(0.05)
+    if p.poll() is None:
+        p.send_signal(signal.SIGINT)
+    _, err = p.communicate(timeout=120)
+    assert p.returncode in (0, 130), err.decode()
+    assert "Traceback" not in err.decode()
+    if out.exists():
+        assert (out / "plan.json").is_file() and not [f for f in out.parent.iterdir() if f.name.startswith(".out")]

@@ -388,3 +388,17 @@ def test_closed_as_a_reason_needs_the_scenario_to_close_the_point(small):
     assert "reason_mismatch" in causes(check_plan(s, p))
     closed = _closing(s, stop["location"], stop["arrival"] + 1.0)
     assert "reason_mismatch" not in causes(check_plan(closed, p))
+
+
+@pytest.mark.parametrize("field", ["load_after", "minutes_out_of_zone", "load_at_departure"])
+def test_a_zone_left_out_of_a_per_zone_field_is_named(small, field):
+    """Found by the fuzz run: a zone left out of `load_after` (at the last stop, where it is 0) or of
+    `minutes_out_of_zone` (where it is 0) read as 0 and passed. Per-zone fields list their zones
+    exactly, so leaving one out is `format_rule`."""
+    s, p = small
+    p = copy.deepcopy(p)
+    trip = lm_trip(p)
+    obj = trip[field] if field == "load_at_departure" else trip["stops"][-1][field]
+    assert obj, field
+    del obj[sorted(obj)[0]]
+    assert "format_rule" in causes(check_plan(s, p))

@@ -174,7 +174,8 @@ def run_inprocess(argv: list[str], timeout_s: float = 60.0) -> Outcome:
 
 
 #: How a subprocess starts the CLI: the checkout's package, whatever the installed copy says.
-BOOT = "import sys; from fulfil.cli import main; sys.exit(main())"
+#: What the installed ``fulfil`` command runs.
+BOOT = "from fulfil.cli import run; run()"
 
 
 def cli_env() -> dict[str, str]:

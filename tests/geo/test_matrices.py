@@ -317,3 +317,17 @@ def test_read_matrix_errors(tmp_path, text, pattern):
     with pytest.raises(ValueError, match=pattern) as info:
         read_matrix_csv(path)
     assert "bad_matrix.csv" in str(info.value)
+
+
+@pytest.mark.parametrize(("cell", "column"), [("1e300", "distance_km"), ("5000.5", "distance_km"),
+                                              ("20000", "minutes")])
+def test_matrix_leg_beyond_a_weeks_drive_is_refused(tmp_path, cell, column):
+    """A leg longer than any night's drive is a typing error (it overflowed the plan's bounded
+    numbers and made `fulfil plan` exit 1): refused naming the row and column."""
+    rows = ["from,to,distance_km,minutes", "A,B,5,10", "B,A,5,10"]
+    a, b, km, mins = rows[1].split(",")
+    rows[1] = ",".join([a, b, cell if column == "distance_km" else km, cell if column == "minutes" else mins])
+    path = tmp_path / "m.csv"
+    path.write_text("\n".join(rows) + "\n")
+    with pytest.raises(ValueError, match=rf"row 2: {column} .* is over"):
+        read_matrix_csv(path)

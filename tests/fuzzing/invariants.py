@@ -38,7 +38,9 @@ def input_failures(case: Case, run: Runner, plan: bool = True) -> tuple[Failures
     outcomes = [v]
     if CANARY in v.out + v.err:
         found.append(("content of a file outside the folder echoed", CANARY))
-    if v.rc == BAD_INPUT and not any(n and n in v.err for n in case.names):
+    # the scenario's own tables count: a problem found in its demand table names that table
+    names = set(case.names) | {f.name for f in case.scenario.parent.iterdir() if f.suffix == ".csv"}
+    if v.rc == BAD_INPUT and not any(n and n in v.err for n in names):
         found.append(("error does not name the file", f"expected one of {sorted(case.names)[:3]}: {v.err[:200]!r}"))
     if v.rc == OK and case.reject:
         found.append((case.reject, case.label))

@@ -128,7 +128,8 @@ def judge(before: dict[str, Any], after: dict[str, Any], path: tuple | None, cou
     if UNORDERED.search(key) and _has(after, path) and _sorted_json(_get(before, path)) == _sorted_json(_get(after, path)):
         return "either", "the same entries in another order"
     old, new = _get_or_none(before, path), _get_or_none(after, path)
-    if _is_num(old) and _is_num(new) and type(old) is type(new) and math.isfinite(new):
+    # a float field written as an int (500.0 → 500) is the same number to the plan model
+    if _is_num(old) and _is_num(new) and (type(old) is type(new) or isinstance(old, float)) and math.isfinite(new):
         for pattern, tol, why in TOLERANCES:
             if re.search(pattern, key) and abs(new - old) <= tol(old) + 1e-12:
                 return "either", f"within tolerance: {why}"

@@ -71,6 +71,12 @@ def _check_database(url: str) -> None:
 
 def run_serve(args: argparse.Namespace) -> int:
     """Serve until Ctrl-C; running jobs are then stopped like Ctrl-C and keep their best plan."""
+    from importlib.util import find_spec
+
+    missing = [m for m in ("fastapi", "uvicorn", "sqlalchemy", "multipart") if find_spec(m) is None]
+    if missing:
+        raise UsageError(f"fulfil serve needs {', '.join(missing)}: pip install \"fulfil[service]\" "
+                         "(from a checkout: pip install -e \".[service]\")")
     import uvicorn
 
     from fulfil.service.app import create_app

@@ -59,3 +59,10 @@ class PlanParams:
         if total is None:
             return None, None
         return LAST_MILE_SHARE * total, (1.0 - LAST_MILE_SHARE) * total
+
+
+#: ``fulfil replan``: RMB added to the objective for every stop that leaves the trip it had in the
+#: previous plan.  About a third of what one last-mile stop costs in the demo city: a stop that is
+#: not forced to move only moves when that saves more than this.  (Here, not in :mod:`fulfil.replan`,
+#: so that building the command line's parser imports nothing heavy.)
+DEFAULT_MOVE_PENALTY = 50.0

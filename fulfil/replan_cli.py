@@ -26,7 +26,7 @@ __all__ = ["add_replan_parser", "run_replan"]
 def add_replan_parser(subparsers: argparse._SubParsersAction, parents: list[argparse.ArgumentParser] | None = None
                       ) -> argparse.ArgumentParser:
     """Add the ``replan`` subcommand (``parents``: the options every subcommand takes, e.g. ``-q``)."""
-    from fulfil.replan import DEFAULT_MOVE_PENALTY
+    from fulfil.params import DEFAULT_MOVE_PENALTY
 
     sp = subparsers.add_parser(
         "replan", parents=parents or [],
@@ -53,10 +53,11 @@ def add_replan_parser(subparsers: argparse._SubParsersAction, parents: list[argp
 
 def run_replan(args: argparse.Namespace) -> int:
     from fulfil.checker import check_plan, summarize
-    from fulfil.plan_model import read_plan
+    from fulfil.plan_model import CheckResult, read_plan
     from fulfil.replan import ReplanParams, changes_text, load_events, replan
     from fulfil.report.tables import summary
     from fulfil.scenario import load_scenario
+    from fulfil.report.plan_dir import check_plan_folder, write_plan_dir
     from fulfil.scenario.load import scenario_document
 
     if args.time_limit is not None and args.time_limit < 0:
@@ -64,7 +65,7 @@ def run_replan(args: argparse.Namespace) -> int:
     if args.move_penalty < 0:
         raise UsageError("--move-penalty must be 0 or more")
     out = Path(args.out)
-    _check_out(out)  # before any work: a bad --out is not found after the re-plan
+    check_plan_folder(out)  # before any work: a bad --out is not found after the re-plan
     t0 = time.perf_counter()
     scenario_path, plan_path, events_path = Path(args.scenario), Path(args.plan), Path(args.events)
     log.info("loading %s, %s and %s", scenario_path, plan_path, events_path)
@@ -78,15 +79,13 @@ def run_replan(args: argparse.Namespace) -> int:
                     events_source=str(events_path))
     log.info("checking the new plan independently")
     violations = check_plan(result.scenario, result.plan)
-    from fulfil.plan_model import CheckResult
-
     plan = result.plan.model_copy(update={"check": CheckResult.of([v.cause for v in violations])})
     text = changes_text(result.changes)
     extra = {"changes.json": json.dumps(result.changes.to_doc(), indent=1, ensure_ascii=False) + "\n",
              "changes.txt": text}
     if result.scenario is not s:
         extra["scenario.json"] = json.dumps(scenario_document(result.scenario), indent=1, ensure_ascii=False) + "\n"
-    _write_folder(plan, out, result.scenario, None if args.charts < 0 else args.charts, extra)
+    write_plan_dir(plan, out, result.scenario, None if args.charts < 0 else args.charts, extra=extra)
     print(summary(plan))
     print("\n" + text)
     print(f"Wrote {out / 'plan.json'}, {out / 'changes.txt'} ({time.perf_counter() - t0:.1f} s)")
@@ -95,38 +94,3 @@ def run_replan(args: argparse.Namespace) -> int:
         return 4
     print("Independent check: no violation.")
     return 0
-
-
-#: What a re-plan folder holds besides a plan folder's entries.
-EXTRA_ENTRIES = ("changes.json", "changes.txt", "scenario.json")
-
-
-def _check_out(out: Path) -> None:
-    """``--out`` must be writable and absent, empty, or an earlier plan or re-plan folder (it is replaced whole)."""
-    from fulfil.output import check_output_folder
-    from fulfil.report.plan_dir import PLAN_FOLDER_ENTRIES
-
-    path = check_output_folder(out, "--out")
-    if path.is_dir():
-        foreign = sorted(e.name for e in path.iterdir() if e.name not in PLAN_FOLDER_ENTRIES | set(EXTRA_ENTRIES))
-        if foreign:
-            raise UsageError(f"--out {out}: the folder holds {', '.join(foreign[:5])}, which a re-plan folder does "
-                             "not; the re-plan replaces the folder whole, so name an empty or new folder")
-
-
-def _write_folder(plan, out: Path, scenario, charts: int | None, extra: dict[str, str]) -> None:
-    """The plan folder (:func:`fulfil.report.plan_dir.write_plan_dir`) and ``extra`` files, swapped in
-    for ``out`` as one set: an interruption leaves the old folder or the new one, never a mix."""
-    from fulfil.output import replace_folder_atomic
-    from fulfil.report.plan_dir import write_plan_dir
-
-    def fill(tmp: Path) -> None:
-        inner = tmp / "plan"
-        write_plan_dir(plan, inner, scenario, charts=charts)
-        for entry in sorted(inner.iterdir()):
-            entry.rename(tmp / entry.name)
-        inner.rmdir()
-        for name, text in extra.items():
-            (tmp / name).write_text(text, encoding="utf-8")
-
-    replace_folder_atomic(out, fill)

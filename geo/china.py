@@ -147,8 +147,9 @@ def gcj02_to_wgs84(lon: object, lat: object) -> tuple[np.ndarray, np.ndarray]:
     :data:`INVERSE_TOL_DEG` of the input; points outside the box are unchanged."""
     lon_a, lat_a = check_lonlat(lon, lat)
     inside = in_china_box(lon_a, lat_a)
-    wlon, wlat = _invert(_gcj_forward, lon_a, lat_a, "GCJ-02 → WGS-84")
-    return np.where(inside, wlon, lon_a), np.where(inside, wlat, lat_a)
+    wlon, wlat = lon_a.copy(), lat_a.copy()  # outside the box GCJ-02 is WGS-84: nothing to invert there
+    wlon[inside], wlat[inside] = _invert(_gcj_forward, lon_a[inside], lat_a[inside], "GCJ-02 → WGS-84")
+    return wlon, wlat
 
 
 def gcj02_to_bd09(lon: object, lat: object) -> tuple[np.ndarray, np.ndarray]:

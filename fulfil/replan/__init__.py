@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, ConfigDict
 
 from fulfil.errors import ScenarioError, UsageError
+from fulfil.params import DEFAULT_MOVE_PENALTY
 from fulfil.plan_model import CheckResult, Plan
 from fulfil.replan.changes import PlanChanges, changes_text, plan_changes
 from fulfil.replan.events import (
@@ -37,10 +38,6 @@ __all__ = ["DEFAULT_MOVE_PENALTY", "Events", "LateOrder", "Lock", "PlanChanges",
            "VehicleDown", "amended_scenario", "changes_text", "load_events", "parse_events", "plan_changes",
            "replan"]
 
-#: RMB added to the objective for every stop that leaves the trip it had in the previous plan.
-#: About a third of what one last-mile stop costs in the demo city: a stop that is not forced to
-#: move only moves when that saves more than this.
-DEFAULT_MOVE_PENALTY = 50.0
 
 
 @dataclass(frozen=True)

@@ -40,7 +40,7 @@ def check_plan_folder(out: Path, option: str = "--out") -> None:
                          "replaces the folder whole, so name an empty or new folder (or an earlier plan's)")
 
 
-def _fill(plan: Plan, out: Path, scenario, charts: int | None) -> None:
+def _fill(plan: Plan, out: Path, scenario, charts: int | None, extra: dict[str, str]) -> None:
     from fulfil.plan_model import trip_rows, write_plan
     from fulfil.report.tables import loading_list_csv, plan_doc, summary, trip_sheets, unserved_csv
 
@@ -57,24 +57,32 @@ def _fill(plan: Plan, out: Path, scenario, charts: int | None) -> None:
     (out / "summary.txt").write_text(summary(doc) + "\n", encoding="utf-8")
     if scenario is not None:
         from fulfil.report.charts import write_thermal_charts
-        from fulfil.report.maps import plot_plan_map
-
         from fulfil.report.floor import write_floor_documents
+        from fulfil.report.maps import plot_plan_map
 
         plot_plan_map(doc, scenario, out / "map.png")
         write_thermal_charts(doc, out, max_routes=charts)
         write_floor_documents(plan, scenario, out)  # plan.xlsx, routes.geojson, map.html
+    for name, text in extra.items():
+        (out / name).write_text(text, encoding="utf-8")
     del doc, sheets  # not held while plan.json is dumped (peak memory)
     write_plan(plan, out / "plan.json")
 
 
-def write_plan_dir(plan: Plan, out: Path, scenario=None, charts: int | None = 2) -> None:
+def write_plan_dir(plan: Plan, out: Path, scenario=None, charts: int | None = 2,
+                   extra: dict[str, str] | None = None) -> None:
     """Write the folder ``out``: plan.json, trip sheets, loading lists, unserved.csv, summary.txt (and
-    with ``scenario`` the maps, temperature charts, the Excel workbook and the route GeoJSON), as one set replacing whatever plan was there.
+    with ``scenario`` the maps, temperature charts, the Excel workbook and the route GeoJSON), plus
+    the ``extra`` text files (names of :data:`PLAN_FOLDER_ENTRIES`, e.g. a re-plan's changes), as
+    one set replacing whatever plan was there.
 
     Raises :class:`UsageError` when ``out`` cannot take a plan folder (:func:`check_plan_folder`).
     """
     from fulfil.output import replace_folder_atomic
 
+    extra = extra or {}
+    unknown = sorted(set(extra) - PLAN_FOLDER_ENTRIES)
+    if unknown:
+        raise ValueError(f"not files of a plan folder: {', '.join(unknown)}")
     check_plan_folder(out)
-    replace_folder_atomic(out, lambda tmp: _fill(plan, tmp, scenario, charts))
+    replace_folder_atomic(out, lambda tmp: _fill(plan, tmp, scenario, charts, extra))

@@ -43,6 +43,7 @@ class Policy:
     promise_minutes: float
     reload_fixed_min: float
     reload_per_crate_min: float
+    max_trips: int
     customer_pickup_end: float
     cold_chain_model: bool
     spoilage_in_objective: bool
@@ -141,6 +142,7 @@ def compile_night(scenario: Scenario) -> CompiledNight:
         promise_minutes=float(pol.promise_minutes),
         reload_fixed_min=float(pol.reload_fixed_min),
         reload_per_crate_min=float(pol.reload_per_crate_min),
+        max_trips=int(pol.max_trips),
         customer_pickup_end=float(pol.customer_pickup_end),
         cold_chain_model=bool(pol.cold_chain_model),
         spoilage_in_objective=bool(pol.spoilage_in_objective),

@@ -1,4 +1,4 @@
-"""The nightly plan: compiled night → allocation → last mile → cold-chain repair → trunk → plan.
+"""The nightly plan: compiled night → allocation → last mile → cold-chain repair → trunk → waves → plan.
 
 :func:`plan_night` is a short sequence of stage calls (:mod:`fulfil.stages`), with an
 explicit seed and budget; independent routing subproblems run on one
@@ -113,6 +113,7 @@ def _plan(scenario: Scenario | CompiledNight, params: PlanParams, source: str, e
     from fulfil.stages.subproblems import last_mile_subproblems
     from fulfil.stages.trip_work import TripWork
     from fulfil.stages.trunk import route_trunk
+    from fulfil.stages.waves import chain_trips
 
     ex.warm_up()  # workers start while the night is compiled and the problems built
     night = scenario if isinstance(scenario, CompiledNight) else compile_night(scenario)
@@ -143,7 +144,8 @@ def _plan(scenario: Scenario | CompiledNight, params: PlanParams, source: str, e
     clock.stats["routing_s"] = sum(clock.stats.get(k, 0.0) for k in ("last_mile_s", "cold_chain_s", "trunk_s"))
 
     stats = dict(clock.stats)
-    plan = assemble_plan(night, routed.trips, alloc.unserved + unserved + routed.unserved, alloc.assign, params,
+    trips = chain_trips(night, routed.trips, work)  # several waves a vehicle, its fixed cost paid once
+    plan = assemble_plan(night, trips, alloc.unserved + unserved + routed.unserved, alloc.assign, params,
                          interrupted, stats, work)
     clock.lap("assembly_s")
     stats["assembly_s"] = clock.stats["assembly_s"]

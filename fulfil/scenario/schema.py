@@ -402,6 +402,9 @@ class Policies(Record):
     #: minutes per crate loaded for the next trip (DOMAIN.md §5: dock turnaround 15–25 min).
     reload_fixed_min: Minutes = 15.0
     reload_per_crate_min: Minutes = 0.05
+    #: Trips a last-mile vehicle may make in its shift (waves); its fixed cost is paid once a
+    #: night.  ``1`` plans one trip per vehicle (DOMAIN.md §1: 1–2 waves per vehicle are normal).
+    max_trips: _whole(1, 6) = 2
     #: Customers collect until this time; goods whose remaining shelf life ends earlier spoil.
     customer_pickup_end: Clock = 1260.0
     #: Check every route with the thermal model and repair routes it rejects.

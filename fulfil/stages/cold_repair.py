@@ -70,7 +70,8 @@ def repair_cold_chain(night: CompiledNight, subs: list[Subproblem], routed: Rout
             for rt, _, z, minutes in items:
                 lims[(rt.vtype, z)] = min(lims.get((rt.vtype, z), math.inf), max(FLOOR_MIN, minutes - MARGIN_MIN))
             resubs.append(build_subproblem(night, LAST_MILE, f, old.jobs, old.depot, old.vehicles,
-                                           old.problem.start_s / 60.0, lims))
+                                           old.problem.start_s / 60.0, lims, end_min=old.end_min,
+                                           lead=old.lead))
         tl = None if budget_s is None else max(1.0, budget_s / max(1, len(subs)))
         budgets = run_budgets([sp.problem for sp in resubs], params) or [tl] * len(resubs)
         sols, interrupted = solve_subproblems([sp.problem for sp in resubs], routing_params(params, budgets),

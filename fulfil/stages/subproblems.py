@@ -8,6 +8,7 @@ limit and the thermal model's proxy limits become per-vehicle deadlines.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -22,6 +23,8 @@ from fulfil.units import BIG_TIME_S, COST_SCALE
 SETPOINT_C = {0: -20.0, 1: 2.0}
 #: Assumed stop rate of the synthetic route behind a thermal proxy limit (stops per hour).
 PROXY_STOPS_PER_HOUR = 5.0
+#: Shortest wave of a vehicle's night worth planning, minutes on the road (its reload excluded).
+MIN_WAVE_MIN = 45.0
 
 
 def fleet(night: CompiledNight, tier: int, depot: int, earliest: float | None = None,
@@ -71,15 +74,17 @@ def _seconds(minutes: np.ndarray | float, up: bool = False) -> np.ndarray:
 
 
 def _scaled_costs(night: CompiledNight, tier: int, vehicles: list[tuple[int, int]], jobs: list[Job],
-                  penalty_rmb: np.ndarray, max_dist_m: float, horizon_s: float) -> dict[str, np.ndarray]:
-    """Fixed costs, rates, penalties and arrival costs in cost units, scaled down together when the
-    largest term one arc, vehicle, job or route second can cost would pass the engines' bound (the
-    ranking of plans stays the same; the plan's own costs are recomputed from the scenario)."""
+                  penalty_rmb: np.ndarray, max_dist_m: float, horizon_s: float,
+                  lead: np.ndarray | None = None) -> dict[str, np.ndarray]:
+    """Fixed costs (only on the vehicles that lead, when ``lead`` is given), rates, penalties and
+    arrival costs in cost units, scaled down together when the largest term one arc, vehicle, job or route second can
+    cost would pass the engines' bound (the ranking of plans stays the same; the plan's own costs are
+    recomputed from the scenario)."""
     from solvers.routing.problem import MAX_MAGNITUDE
 
     v = night.net.vehicles
     t = np.array([a for a, _ in vehicles], dtype=np.int64)
-    fixed = v.fixed_cost[t] * COST_SCALE
+    fixed = v.fixed_cost[t] * COST_SCALE * (1.0 if lead is None else (lead < 0))
     per_m = v.cost_per_km[t] * COST_SCALE / 1000.0
     per_s = v.cost_per_hour[t] * COST_SCALE / 3600.0
     penalty = penalty_rmb * COST_SCALE
@@ -95,8 +100,12 @@ def _scaled_costs(night: CompiledNight, tier: int, vehicles: list[tuple[int, int
 
 def build_subproblem(night: CompiledNight, tier: int, owner: int, jobs: list[Job], depot: int,
                      vehicles: list[tuple[int, int]], start_min: np.ndarray,
-                     cold_limits: dict[tuple[int, int], float] | None = None) -> Subproblem:
-    """The routing problem of one depot's jobs and fleet, vehicles leaving at ``start_min``.
+                     cold_limits: dict[tuple[int, int], float] | None = None, *,
+                     end_min: np.ndarray | None = None, lead: np.ndarray | None = None) -> Subproblem:
+    """The routing problem of one depot's jobs and fleet, vehicles leaving at ``start_min`` and back
+    by ``end_min`` (default: their shift's close).  With ``lead`` (:func:`wave_fleet`), a routing
+    vehicle whose ``lead`` is another is a later wave of that one: used only with it, and only the
+    lead pays the fixed cost, once a night.
 
     Every number stays inside the engines' bounds whatever the scenario holds: loads and
     capacities are clipped (a job goes only to vehicles whose unclipped capacity holds it),
@@ -152,7 +161,7 @@ def build_subproblem(night: CompiledNight, tier: int, owner: int, jobs: list[Job
     allowed = np.zeros((V, N + 1), dtype=bool)
     deadline = np.full((V, N + 1), BIG_TIME_S, dtype=np.int64)
     start_s = np.round(start_min * 60).astype(np.int64)
-    end_s = _seconds(v.shift_close[tvec])
+    end_s = _seconds(v.shift_close[tvec] if end_min is None else end_min)
     no_limit = BIG_TIME_S / 60.0
     chilled_min_out = float(net.product_max_out[net.product_zone == 1].min()) if (net.product_zone == 1).any() \
         else no_limit
@@ -170,14 +179,15 @@ def build_subproblem(night: CompiledNight, tier: int, owner: int, jobs: list[Job
         if lim_idx.size:
             deadline[a, lim_idx] = np.minimum(np.floor(start_s[a] + lim_min * 60), BIG_TIME_S).astype(np.int64)
     costs = _scaled_costs(night, tier, vehicles, jobs, penalty_rmb, float(dist.max(initial=0)),
-                          float(end_s.max(initial=0)))
+                          float(end_s.max(initial=0)), lead)
     problem = RoutingProblem(
         dist_m=dist, travel_s=travel_s, site=site_id, service_fixed_s=fixed_s, service_var_s=var_s,
         tw_open_s=tw_open, tw_close_s=tw_close, demand=_ints(need), capacity=_ints(room), allowed=allowed,
         deadline_s=deadline, start_s=start_s, end_max_s=end_s, **costs,
+        needs_vehicle=np.zeros(0, dtype=np.int64) if lead is None else np.asarray(lead, dtype=np.int64),
     )
     return Subproblem(tier=tier, owner=owner, depot=depot, jobs=jobs, vehicles=vehicles, problem=problem,
-                      cold_limits=dict(cold_limits or {}))
+                      cold_limits=dict(cold_limits or {}), end_min=end_min, lead=lead)
 
 
 def _type_limits(night: CompiledNight, tier: int, t: int, jobs: list[Job],
@@ -274,6 +284,63 @@ def compartment_params(night: CompiledNight, t: int, z: int, fraction: float):
                             unit_kw=float(b.unit_kw[t]), curtain=bool(b.curtain[t]))
 
 
+def wave_starts(night: CompiledNight, t: int, first: float, close: float) -> list[tuple[float, float]]:
+    """``(departure, latest return)`` of each wave of a vehicle of type ``t``, clock minutes.
+
+    The waves share the time from ``first`` (the first departure) to ``close`` (when most of the
+    warehouse's stops stop receiving) evenly, each followed by a full reload: a trip of one wave is
+    back in time to reload the vehicle with a full body for the next, so any trip of a wave can
+    follow any trip of the wave before on one vehicle of its type.  Fewer waves when one would be
+    shorter than :data:`MIN_WAVE_MIN` of driving; the last wave may run to the shift's close.
+    """
+    v = night.net.vehicles
+    reload = night.reload_min(int(v.total_crates[t]))
+    shift_close = float(v.shift_close[t])
+    m = night.policy.max_trips
+    while m > 1 and (close - first + reload) / m < reload + MIN_WAVE_MIN:
+        m -= 1
+    length = (close - first + reload) / m
+    starts = [float(first + math.floor(s * length)) for s in range(m)]
+    starts = [d for d in starts if d < shift_close]
+    ends = [d - reload for d in starts[1:]] + [shift_close]
+    return list(zip(starts, ends, strict=True))
+
+
+def wave_fleet(night: CompiledNight, f: int, jobs: list[Job], veh: list[tuple[int, int]]
+               ) -> tuple[list[tuple[int, int]], np.ndarray, np.ndarray | None, np.ndarray | None]:
+    """Routing vehicles of forward warehouse ``f``: ``(vehicles, start, end, lead)``.
+
+    With ``policies.max_trips`` 1, the fleet itself (leaving at the dispatch, back by the shift's
+    close).  Otherwise one routing vehicle per vehicle and wave (:func:`wave_starts`), numbered
+    ``wave × n + index`` among the ``n`` of its type; each later wave's ``lead`` is the routing
+    vehicle of the same vehicle's first wave (``-1`` for the first), so the objective pays the
+    fixed cost once per vehicle.  :func:`fulfil.stages.waves.chain_trips` then puts the trips
+    on vehicles.
+    """
+    net = night.net
+    v = net.vehicles
+    first = {t: max(float(net.fw_dispatch[f]), float(v.shift_open[t])) for t, _ in veh}
+    if night.policy.max_trips == 1:
+        return veh, np.array([first[t] for t, _ in veh]), None, None
+    sites = np.array([j.site for j in jobs], dtype=np.int64)
+    n_of = {t: sum(1 for a, _ in veh if a == t) for t in first}
+    waves = {t: wave_starts(night, t, first[t], float(np.median(np.minimum(night.window_close[sites],
+                                                                           v.shift_close[t]))))
+             for t in first}
+    out: list[tuple[int, int]] = []
+    start: list[float] = []
+    end: list[float] = []
+    lead: list[int] = []
+    for s in range(max(len(w) for w in waves.values())):
+        for a, (t, k) in enumerate(veh):
+            if s < len(waves[t]):
+                out.append((t, s * n_of[t] + k))
+                start.append(waves[t][s][0])
+                end.append(waves[t][s][1])
+                lead.append(-1 if s == 0 else a)  # the first wave's vehicles come first, in fleet order
+    return out, np.array(start), np.array(end), np.array(lead, dtype=np.int64)
+
+
 def last_mile_subproblems(night: CompiledNight, jobs_by_fw: dict[int, list[Job]],
                           proxy: ProxyLimits | None = None) -> list[Subproblem]:
     """Each forward warehouse's last-mile subproblem (warehouses without jobs are left out)."""
@@ -284,8 +351,9 @@ def last_mile_subproblems(night: CompiledNight, jobs_by_fw: dict[int, list[Job]]
         if not jobs:
             continue
         depot = travel.forward_index(f)
-        veh = fleet(night, LAST_MILE, depot, earliest=float(net.fw_dispatch[f]), limit=len(jobs))
-        start = np.array([max(net.fw_dispatch[f], net.vehicles.shift_open[t]) for t, _ in veh])
-        limits = proxy.for_warehouse(f, jobs, veh) if night.policy.cold_chain_model else {}
-        subs.append(build_subproblem(night, LAST_MILE, f, jobs, depot, veh, start, limits))
+        real = fleet(night, LAST_MILE, depot, earliest=float(net.fw_dispatch[f]), limit=len(jobs))
+        veh, start, end, lead = wave_fleet(night, f, jobs, real)
+        limits = proxy.for_warehouse(f, jobs, real) if night.policy.cold_chain_model else {}
+        subs.append(build_subproblem(night, LAST_MILE, f, jobs, depot, veh, start, limits, end_min=end,
+                                     lead=lead))
     return subs

@@ -45,6 +45,10 @@ class Subproblem:
     problem: Any  # solvers.routing.RoutingProblem
     #: thermal proxy limits used to build it: (vehicle type, zone) → minutes
     cold_limits: dict[tuple[int, int], float] = field(default_factory=dict)
+    #: latest return of each vehicle, clock minutes (None: its shift's close), and the routing
+    #: vehicle each later wave of a vehicle goes with (-1: a first wave; None: one wave)
+    end_min: np.ndarray | None = None
+    lead: np.ndarray | None = None
 
     @property
     def key(self) -> tuple[int, int]:

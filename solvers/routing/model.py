@@ -234,6 +234,9 @@ def build_model(
                 routing.SetArcCostEvaluatorOfVehicle(cb, int(v))
     for v in range(n_veh):
         routing.SetFixedCostOfVehicle(int(p.fixed_cost[v]), v)
+    for v in np.flatnonzero(p.needs_vehicle >= 0) if p.needs_vehicle.size else []:
+        lead = int(p.needs_vehicle[v])
+        solver.Add(routing.ActiveVehicleVar(int(v)) <= routing.ActiveVehicleVar(lead))
 
     # ----------------------------------------------------------------- time
     time_cb = routing.RegisterTransitMatrix(transit[sub].astype(np.int64).tolist())

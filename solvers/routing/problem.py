@@ -147,6 +147,10 @@ class RoutingProblem:
     #: Optional float64[N+1]: cost units per second a job is served after the earliest vehicle
     #: start (e.g. the expected spoilage of its goods per second in transit); empty = none.
     arrival_cost_per_s: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    #: Optional int64[V]: vehicle ``v`` may serve jobs only when vehicle ``needs_vehicle[v]`` serves
+    #: some too (``-1``: no condition); empty = none.  Later trips of one real vehicle (its waves)
+    #: need its first, which alone carries the fixed cost, so the objective pays that cost once.
+    needs_vehicle: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
 
     def __post_init__(self) -> None:
         for f in fields(self):
@@ -206,6 +210,11 @@ class RoutingProblem:
         a = self.arrival_cost_per_s
         if a.size and (a.shape != (self.n_nodes,) or not np.all(np.isfinite(a)) or np.any(a < 0)):
             raise ValueError("arrival_cost_per_s must be empty or finite, non-negative, of shape (N+1,)")
+        nv = self.needs_vehicle
+        if nv.size and (nv.dtype.kind not in "iu" or nv.shape != (self.n_vehicles,) or nv.min() < -1
+                        or nv.max() >= self.n_vehicles or np.any(nv[nv[nv >= 0]] != -1)):
+            raise ValueError("needs_vehicle must be empty or integers of shape (V,), each -1 or another "
+                             "vehicle that itself needs none")
         # dtypes and dimensionality first, so later checks can rely on them.
         for name, (kind, ndim) in _ARRAY_SPECS.items():
             arr = getattr(self, name)

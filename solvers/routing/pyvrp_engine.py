@@ -35,7 +35,7 @@ Translation
 * Optional jobs (``penalty >= 0``): ``required=False``, ``prize = penalty``.
 
 Not expressible (then only OR-Tools runs): vehicle-dependent deadlines for
-a job, more than :data:`MAX_ALLOWED_PATTERNS` allowed-vehicle sets not
+a job, vehicles used only together with another (``needs_vehicle``), more than :data:`MAX_ALLOWED_PATTERNS` allowed-vehicle sets not
 implied by capacity, more than :data:`MAX_PROFILES` distinct
 ``cost_per_m`` rates.
 """
@@ -133,6 +133,8 @@ def expressible(problem: RoutingProblem) -> tuple[bool, str]:
         return False, "pyvrp is not installed"
     if problem.arrival_cost_per_s.size and problem.arrival_cost_per_s.any():
         return False, "costs per second of arrival (spoilage in the objective)"
+    if problem.needs_vehicle.size and (problem.needs_vehicle >= 0).any():
+        return False, "vehicles used only together with another (waves of one vehicle)"
     reason = _analyse(problem)[0]
     return (reason is None), (reason or "")
 

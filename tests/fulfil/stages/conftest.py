@@ -28,7 +28,8 @@ def _find(items: list[dict], id_: str) -> dict:
 
 @dataclass
 class Stages:
-    """What the stages produced, in ``plan_night``'s order (no cold-chain repair unless asked)."""
+    """What the stages produced, in ``plan_night``'s order (no cold-chain repair unless asked); ``routed``
+    has its last-mile trips on vehicles (:func:`fulfil.stages.waves.chain_trips`)."""
 
     night: Any
     alloc: Any
@@ -48,7 +49,9 @@ def _run(night, params=None, *, trunk: bool = True, repair: bool = False) -> Sta
     from fulfil.stages.jobs import last_mile_jobs
     from fulfil.stages.last_mile import route_last_mile
     from fulfil.stages.subproblems import last_mile_subproblems
+    from fulfil.stages.trip_work import TripWork
     from fulfil.stages.trunk import route_trunk
+    from fulfil.stages.waves import chain_trips
 
     params = params or PlanParams(time_limit_s=None, solution_limit=30, workers=1)
     ex = SerialBackend()
@@ -61,6 +64,7 @@ def _run(night, params=None, *, trunk: bool = True, repair: bool = False) -> Sta
     out = Stages(night, alloc, jobs_by_fw, job_unserved, subs, lm)
     if trunk:
         out.routed = route_trunk(night, alloc.assign, lm, params, None, ex)
+        out.routed.trips = chain_trips(night, out.routed.trips, TripWork(night))
     return out
 
 

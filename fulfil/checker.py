@@ -57,6 +57,7 @@ CAUSES: tuple[str, ...] = (
     "shift_exceeded",
     "early_departure",
     "trips_overlap",
+    "too_many_trips",
     "reload_too_short",
     "time_mismatch",
     "load_mismatch",
@@ -575,6 +576,9 @@ class _Checker:
                             f"duty {d.id}: trip {b.id} (departs {format_clock(b.departure)}) is listed after trip {a.id} "
                             f"(departs {format_clock(a.departure)}); list a duty's trips in time order", b)
         pol = self.pol
+        if d.tier == "last_mile" and len(reported) > pol.max_trips:
+            self.add("too_many_trips", f"duty {d.id}: {len(reported)} trips, but a last-mile vehicle makes at most "
+                                       f"policies.max_trips = {pol.max_trips} a night", d.id)
         ordered = sorted(reported, key=lambda t: t.departure)
         for a, b in zip(ordered, ordered[1:]):
             crates = sum(b.load()[0].values())

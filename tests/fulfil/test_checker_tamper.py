@@ -402,3 +402,22 @@ def test_a_zone_left_out_of_a_per_zone_field_is_named(small, field):
     assert obj, field
     del obj[sorted(obj)[0]]
     assert "format_rule" in causes(check_plan(s, p))
+
+
+def test_more_trips_than_max_trips_is_named(small):
+    """A last-mile duty with more trips than policies.max_trips allows: `too_many_trips` (a second
+    vehicle's trip moved onto the first vehicle of the same type and depot, under max_trips = 1)."""
+    from fulfil.scenario import Scenario
+
+    s, p = small
+    one = Scenario.model_validate(s.model_copy(update={"policies": s.policies.model_copy(
+        update={"max_trips": 1})}).model_dump())
+    p = copy.deepcopy(p)
+    lm = [d for d in p["duties"] if d["tier"] == "last_mile"]
+    a, b = next((a, b) for a in lm for b in lm if a is not b and (a["depot"], a["vehicle_type"]) ==
+                (b["depot"], b["vehicle_type"]))
+    assert "too_many_trips" not in causes(check_plan(one, p))
+    moved = b["trips"].pop(0)
+    moved["id"] = f"{a['id']}.{len(a['trips']) + 1}"
+    a["trips"].append(moved)
+    assert "too_many_trips" in causes(check_plan(one, p))

@@ -14,7 +14,7 @@ Design (docs/replan.md explains it for people):
    locker cells.
 3. Orphans, then late jobs, go in by cheapest feasible insertion into trips that have not left
    yet, or as a new trip of a vehicle of the same warehouse (after its last trip and a reload,
-   never before "now").  A candidate is timed with the planner's :func:`~fulfil.stages.timing.time_trip`
+   never before "now", and only while the vehicle makes fewer than ``policies.max_trips``).  A candidate is timed with the planner's :func:`~fulfil.stages.timing.time_trip`
    and must keep every rule of the night (windows, promise, capacity, shift, reload, minutes out
    of zone, the thermal model's hand-over spec via :func:`~fulfil.stages.cold_chain.trip_cold_chain`).
 4. Late goods need the trunk to bring them: a trunk stop at the warehouse that has not left yet
@@ -224,6 +224,8 @@ class Replanner:
         v = self.v
         if not trips:
             return 0.0, []
+        if trips[0].tier == LAST_MILE and len(trips) > self.night.policy.max_trips:
+            return None
         cost = float(v.fixed_cost[t])
         prev_ret = None
         deps = []
@@ -393,7 +395,8 @@ class Replanner:
                 if t in idle_seen:  # idle vehicles of one type are alike: the first one stands for all
                     continue
                 idle_seen.add(t)
-            new.append((float(v.fixed_cost[t]) if not trips else 0.0, key, -1, 0))
+            if len(trips) < self.night.policy.max_trips:
+                new.append((float(v.fixed_cost[t]) if not trips else 0.0, key, -1, 0))
             for n, wt in enumerate(trips):
                 if wt.frozen:
                     continue

@@ -104,8 +104,9 @@ def build_subproblem(night: CompiledNight, tier: int, owner: int, jobs: list[Job
                      end_min: np.ndarray | None = None, lead: np.ndarray | None = None) -> Subproblem:
     """The routing problem of one depot's jobs and fleet, vehicles leaving at ``start_min`` and back
     by ``end_min`` (default: their shift's close).  With ``lead`` (:func:`wave_fleet`), a routing
-    vehicle whose ``lead`` is another is a later wave of that one: used only with it, and only the
-    lead pays the fixed cost, once a night.
+    vehicle whose ``lead`` is another is a later wave of that one: used only with it, which must then
+    be back in time to be reloaded with a full body before the wave leaves, and only the lead pays
+    the fixed cost, once a night.
 
     Every number stays inside the engines' bounds whatever the scenario holds: loads and
     capacities are clipped (a job goes only to vehicles whose unclipped capacity holds it),
@@ -185,6 +186,10 @@ def build_subproblem(night: CompiledNight, tier: int, owner: int, jobs: list[Job
         tw_open_s=tw_open, tw_close_s=tw_close, demand=_ints(need), capacity=_ints(room), allowed=allowed,
         deadline_s=deadline, start_s=start_s, end_max_s=end_s, **costs,
         needs_vehicle=np.zeros(0, dtype=np.int64) if lead is None else np.asarray(lead, dtype=np.int64),
+        lead_back_by_s=np.zeros(0, dtype=np.int64) if lead is None else np.array(
+            [0 if ld < 0 else max(0, int(start_s[a]) - _seconds(night.reload_min(int(v.total_crates[tvec[a]])),
+                                                                up=True))
+             for a, ld in enumerate(lead)], dtype=np.int64),
     )
     return Subproblem(tier=tier, owner=owner, depot=depot, jobs=jobs, vehicles=vehicles, problem=problem,
                       cold_limits=dict(cold_limits or {}), end_min=end_min, lead=lead)
@@ -314,7 +319,9 @@ def wave_fleet(night: CompiledNight, f: int, jobs: list[Job], veh: list[tuple[in
     close).  Otherwise one routing vehicle per vehicle and wave (:func:`wave_starts`), numbered
     ``wave × n + index`` among the ``n`` of its type; each later wave's ``lead`` is the routing
     vehicle of the same vehicle's first wave (``-1`` for the first), so the objective pays the
-    fixed cost once per vehicle.  :func:`fulfil.stages.waves.chain_trips` then puts the trips
+    fixed cost once per vehicle.  The first wave may run to the shift's close when no later wave
+    of its vehicle is used (the problem's ``lead_back_by_s``), so waves never serve less than one
+    trip per vehicle would.  :func:`fulfil.stages.waves.chain_trips` then puts the trips
     on vehicles.
     """
     net = night.net
@@ -336,7 +343,7 @@ def wave_fleet(night: CompiledNight, f: int, jobs: list[Job], veh: list[tuple[in
             if s < len(waves[t]):
                 out.append((t, s * n_of[t] + k))
                 start.append(waves[t][s][0])
-                end.append(waves[t][s][1])
+                end.append(waves[t][s][1] if s else float(v.shift_close[t]))  # see lead_back_by_s
                 lead.append(-1 if s == 0 else a)  # the first wave's vehicles come first, in fleet order
     return out, np.array(start), np.array(end), np.array(lead, dtype=np.int64)
 

@@ -12,7 +12,8 @@ objective exactly as documented in :class:`RoutingProblem`:
 * load per capacity dimension ``<= capacity[v, d]``;
 * service start ``<= tw_close_s[j]`` and ``<= deadline_s[v, j]``;
 * return to the depot ``<= end_max_s[v]``;
-* a vehicle with ``needs_vehicle[v] >= 0`` used only together with that vehicle;
+* a vehicle with ``needs_vehicle[v] >= 0`` used only together with that vehicle, which is then back
+  by ``lead_back_by_s[v]`` when that is given;
 * objective = fixed cost of used vehicles + ``round_half_up(dist_m * cost_per_m[v])``
   per arc + ``round_half_up(cost_per_s[v]) * (return - start_s[v])`` + penalties
   of every dropped job.
@@ -133,8 +134,12 @@ def check_routes(problem: RoutingProblem, routes) -> RouteCheck:
             coef = np.round(p.arrival_cost_per_s[r]).astype(np.int64)
             objective += int((coef * np.maximum(arr - int(p.start_s.min()), 0)).sum())
     for v in np.flatnonzero(p.needs_vehicle >= 0) if p.needs_vehicle.size else []:
-        if routes[v].size and not routes[int(p.needs_vehicle[v])].size:
-            fail(f"vehicle {v} is used without vehicle {int(p.needs_vehicle[v])}, which it needs")
+        lead = int(p.needs_vehicle[v])
+        if routes[v].size and not routes[lead].size:
+            fail(f"vehicle {v} is used without vehicle {lead}, which it needs")
+        if routes[v].size and p.lead_back_by_s.size and end_s[lead] > int(p.lead_back_by_s[v]):
+            fail(f"vehicle {v} is used but vehicle {lead}, which it needs, is back at {end_s[lead]}, "
+                 f"after {int(p.lead_back_by_s[v])}")
     twice = np.flatnonzero(count > 1)
     if twice.size:
         fail(f"job(s) served more than once: {twice.tolist()[:10]}")

@@ -242,6 +242,10 @@ def build_model(
     time_cb = routing.RegisterTransitMatrix(transit[sub].astype(np.int64).tolist())
     routing.AddDimension(time_cb, horizon, horizon, False, TIME_DIMENSION)
     time_dim = routing.GetDimensionOrDie(TIME_DIMENSION)
+    for v in np.flatnonzero(p.needs_vehicle >= 0) if p.lead_back_by_s.size else []:
+        # used, v's lead is back by lead_back_by_s[v]; unused, the bound is lifted by the horizon
+        back = time_dim.CumulVar(routing.End(int(p.needs_vehicle[v])))
+        solver.Add(back <= int(p.lead_back_by_s[v]) + horizon * (1 - routing.ActiveVehicleVar(int(v))))
     if p.arrival_cost_per_s.size:  # cost per second served after the earliest start (e.g. spoilage)
         ub = int(p.start_s.min())
         for k in range(1, len(order)):

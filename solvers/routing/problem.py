@@ -151,6 +151,10 @@ class RoutingProblem:
     #: some too (``-1``: no condition); empty = none.  Later trips of one real vehicle (its waves)
     #: need its first, which alone carries the fixed cost, so the objective pays that cost once.
     needs_vehicle: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    #: Optional int64[V], with ``needs_vehicle``: when vehicle ``v`` serves jobs, the vehicle it needs
+    #: must be back at its end by ``lead_back_by_s[v]`` (a later wave leaves after the first is back
+    #: and reloaded; unused, the first may run to its own ``end_max_s``); empty = no such condition.
+    lead_back_by_s: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
 
     def __post_init__(self) -> None:
         for f in fields(self):
@@ -215,6 +219,11 @@ class RoutingProblem:
                         or nv.max() >= self.n_vehicles or np.any(nv[nv[nv >= 0]] != -1)):
             raise ValueError("needs_vehicle must be empty or integers of shape (V,), each -1 or another "
                              "vehicle that itself needs none")
+        lb = self.lead_back_by_s
+        if lb.size and (lb.dtype.kind not in "iu" or lb.shape != (self.n_vehicles,) or nv.shape != lb.shape
+                        or lb.min() < 0):
+            raise ValueError("lead_back_by_s must be empty or non-negative integers of shape (V,), given "
+                             "together with needs_vehicle")
         # dtypes and dimensionality first, so later checks can rely on them.
         for name, (kind, ndim) in _ARRAY_SPECS.items():
             arr = getattr(self, name)

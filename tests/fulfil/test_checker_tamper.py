@@ -405,17 +405,19 @@ def test_a_zone_left_out_of_a_per_zone_field_is_named(small, field):
 
 
 def test_more_trips_than_max_trips_is_named(small):
-    """A last-mile duty with more trips than policies.max_trips allows: `too_many_trips` (a second
-    vehicle's trip moved onto the first vehicle of the same type and depot, under max_trips = 1)."""
+    """A last-mile duty with more trips than policies.max_trips allows: `too_many_trips` (another
+    vehicle's trip moved onto a vehicle of the same type and depot that already makes as many trips as
+    max_trips allows; max_trips set to the plan's largest number of trips a vehicle)."""
     from fulfil.scenario import Scenario
 
     s, p = small
-    one = Scenario.model_validate(s.model_copy(update={"policies": s.policies.model_copy(
-        update={"max_trips": 1})}).model_dump())
     p = copy.deepcopy(p)
     lm = [d for d in p["duties"] if d["tier"] == "last_mile"]
-    a, b = next((a, b) for a in lm for b in lm if a is not b and (a["depot"], a["vehicle_type"]) ==
-                (b["depot"], b["vehicle_type"]))
+    most = max(len(d["trips"]) for d in lm)
+    one = Scenario.model_validate(s.model_copy(update={"policies": s.policies.model_copy(
+        update={"max_trips": most})}).model_dump())
+    a, b = next((a, b) for a in lm for b in lm if a is not b and len(a["trips"]) == most
+                and (a["depot"], a["vehicle_type"]) == (b["depot"], b["vehicle_type"]))
     assert "too_many_trips" not in causes(check_plan(one, p))
     moved = b["trips"].pop(0)
     moved["id"] = f"{a['id']}.{len(a['trips']) + 1}"

@@ -183,3 +183,23 @@ def test_cli_writes_the_plan_folder_and_the_changes(night, tmp_path):
     changes = json.loads((out / "changes.json").read_text(encoding="utf-8"))
     assert len(changes["moved"]) == sum(1 for t in broken.trips for st in t.stops if st.departure > 480)
     assert "stops moved" in (out / "changes.txt").read_text(encoding="utf-8")
+
+
+def test_replan_keeps_to_one_trip_a_vehicle_where_the_policy_says_so(night):
+    """With ``policies.max_trips = 1`` a broken vehicle's stops go into other trips or to idle vehicles,
+    never as a second trip of a vehicle (the checker names that ``too_many_trips``)."""
+    from fulfil.scenario.schema import Scenario
+
+    s0, _, _, _ = night
+    doc = s0.model_dump()
+    doc["policies"]["max_trips"] = 1
+    s = Scenario.model_validate(doc)
+    plan = plan_night(s, PlanParams(time_limit_s=None, solution_limit=60, seed=5, workers=1))
+    assert check_plan(s, plan) == []
+    broken = _busiest_warehouse(plan)[0]
+    trip = broken.trips[0]
+    ev = parse_events({"vehicle_down": [{"duty": broken.id, "from": format_clock(trip.departure + 1)}]})
+    r = replan(s, plan, ev, ReplanParams(seed=1))
+    assert check_plan(r.scenario, r.plan) == []
+    assert all(len(d.trips) == 1 for d in r.plan.duties if d.tier == "last_mile")
+    assert r.changes.moved, "the broken vehicle's stops must have gone somewhere"

@@ -84,9 +84,11 @@ def run_stages():
 
 @pytest.fixture(scope="session")
 def tiny():
+    """tiny.toml with one trip per vehicle (``max_trips = 1``): the stage tests count the routed trips
+    as vehicles; tests/fulfil/stages/test_waves.py raises it again."""
     from fulfil.scenario import load_scenario
 
-    return load_scenario(TINY)
+    return _edited(load_scenario(TINY), lambda d: d["policies"].update(max_trips=1))
 
 
 @pytest.fixture(scope="session")

@@ -42,7 +42,7 @@ def _plan(st):
 
 
 def test_a_second_trip_serves_what_one_trip_per_vehicle_drops(tiny_night, run_stages, waves_tiny, waves_stages):
-    one = run_stages(tiny_night, PARAMS)  # tiny.toml: max_trips = 1
+    one = run_stages(tiny_night, PARAMS)  # the fixture: max_trips = 1
     assert (P2, "routing_dropped") in {(u.pickup, u.reason) for u in one.routed.unserved}
     plan = _plan(waves_stages)
     assert check_plan(waves_tiny, plan) == []
@@ -93,6 +93,28 @@ def test_the_fixed_cost_is_paid_once_a_vehicle(waves_tiny, waves_stages):
     alone = [[] for _ in range(pr.n_vehicles)]
     alone[n] = [1]  # a second wave without its first
     assert any("needs" in m for m in check_routes(pr, alone).violations)
+
+
+def test_the_first_wave_runs_to_the_shift_close_unless_a_later_wave_is_used(waves_tiny, waves_stages):
+    """Waves never serve less than one trip a vehicle: a first wave may run to the shift's close, and only
+    a used later wave makes it come back in time for that wave's full reload."""
+    night = waves_stages.night
+    sp = waves_stages.subs[0]
+    pr = sp.problem
+    n = len(sp.vehicles) // 2
+    types = np.array([t for t, _ in sp.vehicles])
+    assert (pr.end_max_s[:n] == np.floor(night.net.vehicles.shift_close[types[:n]] * 60)).all()
+    full = np.array([night.reload_min(int(night.net.vehicles.total_crates[t])) for t in types[n:]])
+    assert (pr.lead_back_by_s[n:] == pr.start_s[n:] - np.ceil(full * 60)).all()
+    # the first wave back too late for the second: named only when the second is used
+    late = int(pr.lead_back_by_s[n]) + 60  # a job whose window opens after the lead must be back
+    j = 1
+    pr2 = replace(pr, tw_open_s=np.where(np.arange(pr.n_nodes) == j, late, pr.tw_open_s))
+    routes = [[] for _ in range(pr.n_vehicles)]
+    routes[0] = [j]
+    assert not [m for m in check_routes(pr2, routes).violations if "needs" in m]
+    routes[n] = [k for k in range(1, pr.n_nodes) if k != j][:1]
+    assert any("needs, is back at" in m for m in check_routes(pr2, routes).violations)
 
 
 def test_waves_share_the_time_to_the_close_and_end_with_a_full_reload(tiny_night):

@@ -5,6 +5,8 @@
 * :mod:`fulfil.bench.engines` — ``ours`` (:func:`solvers.routing.solve_routing`) and the peers
   (``ortools-plain``, ``pyvrp``, ``vroom``) behind one signature.
 * :mod:`fulfil.bench.verify` — independent feasibility re-check and cost recomputation.
+* :mod:`fulfil.bench.multitrip` — the multi-trip VRPTW with release dates (``mtvrptwr``).
+* :mod:`fulfil.bench.chart` — ``gaps.png``, the gap per instance that every run draws.
 * :mod:`fulfil.bench.command` — the ``fulfil bench`` command.
 
 Nothing heavy is imported here.

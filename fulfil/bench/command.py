@@ -8,7 +8,8 @@
 ``SET_DIR`` is a folder of Solomon / Gehring–Homberger ``.txt`` files or of
 VRPLIB ``.vrp`` files (the set type is detected from the files), or the name
 of a folder of the shared benchmark data (``solomon``, ``homberger_200``,
-``cvrp_x``; see :func:`fulfil.bench.benchdata_dir`). Every (instance, solver)
+``cvrp_x``, ``mtvrptwr``; see :func:`fulfil.bench.benchdata_dir`). VRPLIB
+files with release dates go to :mod:`fulfil.bench.multitrip`. Every (instance, solver)
 pair gets the same wall-clock budget. Everything runs on one
 :class:`~fulfil.executor.Executor` of single-core tasks: a peer is one task
 (the model is built inside the worker); ours is its engine runs
@@ -26,7 +27,10 @@ Each solution is re-checked and re-costed by
 ``DIR/<solver>/<instance>.sol`` (VRPLIB solution format) and added to
 ``DIR/results.csv``; at the end the table, the per-family mean / worst gap
 and the cost ratio of ours to the peers are printed and written to
-``DIR/summary.txt``.
+``DIR/summary.txt``, and the gap per instance of every solver is drawn to
+``DIR/gaps.png`` (:mod:`fulfil.bench.chart`). Every other front end
+(two-echelon, facility location, scenario files, multi-trip) writes the
+same picture beside its ``results.csv``.
 
 This module imports only the standard library at import time; everything
 heavy is imported where it is used (and, in workers, inside the worker).
@@ -330,6 +334,10 @@ def cmd_bench(args) -> int:
     kind = is_location_folder(folder)
     if kind is not None:  # OR-Library CFLP / p-median: the facility-location engine
         return cmd_bench_location(args, folder, kind)
+    from fulfil.bench.multitrip import cmd_bench_multitrip, is_multitrip_folder
+
+    if is_multitrip_folder(folder):  # multi-trip VRPTW with release dates: PyVRP's reload model
+        return cmd_bench_multitrip(args, folder)
     bset = detect_set(folder)
     names = select_instances(bset, args.instances)
 
@@ -381,8 +389,11 @@ def cmd_bench(args) -> int:
     write_results_csv(out / "results.csv", rows)
     text = results_table(rows) + "\n\n" + summarize(rows, solvers, bset.kind, convention)
     (out / "summary.txt").write_text(text + "\n", encoding="utf-8")
+    from fulfil.bench.chart import GAPS_PNG, write_gap_chart
+
+    write_gap_chart(out / GAPS_PNG, rows, solvers, title=f"{folder.name}: gap per instance, {args.time_limit:g} s")
     print(text)
-    print(f"\nWrote {out / 'results.csv'}, {out / 'summary.txt'} and the solutions in "
+    print(f"\nWrote {out / 'results.csv'}, {out / 'summary.txt'}, {out / GAPS_PNG} and the solutions in "
           f"{', '.join(str(out / s) for s in solvers)}")
     bad = [r["instance"] for r in rows if r["solver"] == "ours" and not r["feasible"]]
     if bad:

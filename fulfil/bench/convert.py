@@ -26,6 +26,12 @@ computed in, so every instance is converted in exactly one of three:
     unlimited in the benchmark, so the model gets a safe upper bound
     (:func:`fleet_size`).
 
+``"dimacs"`` — the multi-trip set with release dates (``mtvrptwr/bks.csv``)
+    Arcs truncated to one decimal as in ``"distance"``, reloads allowed, release dates
+    ×10 (:func:`to_multitrip`; a :class:`solvers.routing.multitrip.MultiTripInstance`,
+    not a ``RoutingProblem``, which has no trips). The cost stays in tenths, the
+    ``bks.csv`` integer.
+
 Every customer is mandatory (``penalty = -1``) unless ``mandatory=False``,
 in which case dropping one costs more than any total distance and the
 verifier reports every dropped customer.
@@ -52,6 +58,7 @@ __all__ = [
     "reported_cost",
     "truncated_tenths",
     "rounded_scaled",
+    "to_multitrip",
 ]
 
 #: Supported conventions.
@@ -269,3 +276,27 @@ def reported_cost(problem: RoutingProblem, sol: RoutingSolution, convention: str
     used = [v for v, r in enumerate(sol.routes) if len(r)]
     fixed = int(problem.fixed_cost[used].sum()) if used else 0
     return (int(sol.objective) - fixed) / SCALE[convention]
+
+
+def to_multitrip(inst: VRPInstance):
+    """The multi-trip instance (``kind == "mtvrptwr"``) in integer tenths (DIMACS convention).
+
+    Arc cost = travel time = :func:`truncated_tenths`; windows, service times and release
+    dates ×10; the fleet is ``VEHICLES``, each vehicle may reload at the depot without limit
+    (``VEHICLES_RELOAD_DEPOT_SECTION``; none: single-trip vehicles, ``max_reloads = 0``).
+    """
+    from solvers.routing.multitrip import MultiTripInstance
+
+    if inst.kind != "mtvrptwr":
+        raise ValueError(f"{inst.name}: a {inst.kind} instance has no release dates or reloads")
+    d = truncated_tenths(inst.coords)
+    ten = SCALE["distance"]
+    return MultiTripInstance(
+        dist=d, travel=d.copy(), demand=inst.demand.astype(np.int64),
+        ready=_scaled_times(inst.ready, ten, "a ready time", inst),
+        due=_scaled_times(inst.due, ten, "a due date", inst),
+        service=_scaled_times(inst.service, ten, "a service time", inst),
+        release=_scaled_times(inst.release, ten, "a release date", inst),
+        capacity=int(inst.capacity), vehicles=int(inst.vehicles),
+        max_reloads=None if inst.reload_depots.shape[1] else 0,
+    )

@@ -4,7 +4,8 @@ A folder holding ``optimal.csv`` and ``cap*.txt`` / ``pmed*.txt`` files is solve
 instance by instance with :mod:`solvers.location`; every solution is re-costed from the
 instance file (fixed costs of open sites + allocation costs, or the sum of each vertex's
 distance to its nearest open median) before its gap to the known optimum is written to
-``DIR/results.csv`` with the shared columns (``routes`` is 0: there are no routes).
+``DIR/results.csv`` with the shared columns (``routes`` is 0: there are no routes), and drawn
+per instance to ``DIR/gaps.png``.
 """
 
 from __future__ import annotations
@@ -99,10 +100,15 @@ def cmd_bench_location(args, folder: Path, kind: str) -> int:
               f"{secs:.1f} s", file=sys.stderr, flush=True)
     buf = [",".join(CSV_COLUMNS)] + [",".join(str(x) for x in r) for r in records]
     write_text_atomic(out / "results.csv", "\n".join(buf) + "\n")
+    from fulfil.bench.chart import GAPS_PNG, write_gap_chart
+
+    write_gap_chart(out / GAPS_PNG, [{"instance": r[0], "solver": SOLVER, "gap_pct": r[3] if math.isfinite(r[3])
+                                      else None} for r in table_rows], [SOLVER],
+                    title=f"{folder.name}: gap to the optimum per instance", ylabel="gap to the optimum (%)")
     print(table(["instance", "optimum", "ours", "gap %", "proven", "seconds"], table_rows))
     at_opt = sum(1 for r in table_rows if math.isfinite(r[3]) and abs(r[3]) < 1e-6)
     print(f"\n{at_opt}/{len(table_rows)} at the known optimum, {sum(r[4] for r in table_rows)} proven; "
-          f"wrote {out / 'results.csv'}")
+          f"wrote {out / 'results.csv'} and {out / GAPS_PNG}")
     return 0
 
 

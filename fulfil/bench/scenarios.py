@@ -42,7 +42,8 @@ when the scenario puts it in the objective, penalties of dropped jobs). A route
 set that breaks a constraint is reported infeasible with its first violations
 and never enters a cost sum. ``DIR/subproblems.csv`` has one row per
 (scenario, warehouse, solver); the summary sums the costs over the subproblems
-where both ours and the peer are feasible and gives the ratio ours / peer.
+where both ours and the peer are feasible and gives the ratio ours / peer, and
+``DIR/gaps.png`` shows each solver's cost above the cheapest one, per subproblem.
 
 This module imports only the standard library at import time.
 """
@@ -69,7 +70,7 @@ log = logging.getLogger("fulfil")
 __all__ = [
     "PEER_NOTES", "RESULT_COLUMNS", "SCENARIO_SUFFIXES", "SUBPROBLEM_COLUMNS", "Flat", "ScenarioTask",
     "SubproblemCase", "cmd_bench_scenarios", "find_scenarios", "flatten", "is_scenario_path", "last_mile_subproblems",
-    "recheck", "run_scenario", "solve_case", "summarize_subproblems",
+    "recheck", "run_scenario", "solve_case", "subproblem_gaps", "summarize_subproblems",
 ]
 
 #: Suffixes :func:`fulfil.scenario.load_scenario` reads.
@@ -532,6 +533,25 @@ def summarize_subproblems(rows: list[dict], peers: list[str]) -> list[dict]:
     return out
 
 
+def subproblem_gaps(rows: list[dict]) -> list[dict]:
+    """Per subproblem row: ``subproblem`` (``scenario/warehouse``), ``solver`` and ``gap_pct``.
+
+    The gap is the cost above the cheapest feasible solver of the same subproblem, in percent
+    (``None`` for an infeasible route set), so that ``gaps.png`` shows ours against each peer.
+    """
+    best: dict[tuple, float] = {}
+    for r in rows:
+        if r["feasible"] and r.get("cost") is not None:
+            k = (r["scenario"], r["warehouse"])
+            best[k] = min(best.get(k, float(r["cost"])), float(r["cost"]))
+    out = []
+    for r in rows:
+        b = best.get((r["scenario"], r["warehouse"]))
+        gap = (100.0 * (float(r["cost"]) - b) / b if r["feasible"] and r.get("cost") is not None and b else None)
+        out.append({"subproblem": f"{r['scenario']}/{r['warehouse']}", "solver": r["solver"], "gap_pct": gap})
+    return out
+
+
 def _fmt_csv(v: Any, key: str) -> str:
     if v is None:
         return ""
@@ -758,8 +778,14 @@ def cmd_bench_scenarios(args: Any, path: Path) -> int:
         summary = summarize_subproblems(sub_rows, peers)
         text += "\n\n" + subproblem_tables(sub_rows, solvers, summary)
     write_text_atomic(out / "summary.txt", text + "\n")
+    from fulfil.bench.chart import GAPS_PNG, write_gap_chart
+
+    write_gap_chart(out / GAPS_PNG, subproblem_gaps(sub_rows), solvers, key="subproblem",
+                    title=f"{path.name}: last-mile subproblems, {args.time_limit:g} s"
+                          + ("" if peers else " (no peer given: nothing to compare)"),
+                    ylabel="cost above the best solver (%)")
     print(text)
-    wrote = [out / "results.csv", out / "summary.txt"] + ([out / "subproblems.csv"] if peers else [])
+    wrote = [out / "results.csv", out / "summary.txt", out / GAPS_PNG] + ([out / "subproblems.csv"] if peers else [])
     print(f"\nWrote {', '.join(map(str, wrote))} and the plans in {out / 'ours'}")
     bad = [r["scenario"] for r in rows if not r["feasible"]]
     if bad:

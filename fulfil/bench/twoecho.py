@@ -641,8 +641,11 @@ def cmd_bench_2e(args, folder: Path) -> int:
     write()
     text = results_table(rows) + "\n\n" + summarize(rows, ["ours"], "2e", "distance")
     (out / "summary.txt").write_text(text + "\n", encoding="utf-8")
+    from fulfil.bench.chart import GAPS_PNG, write_gap_chart
+
+    write_gap_chart(out / GAPS_PNG, rows, ["ours"], title=f"{folder.name}: gap per instance, {args.time_limit:g} s")
     print(text)
-    print(f"\nWrote {out / 'results.csv'}, {out / 'summary.txt'} and the solutions in {out / 'ours'}")
+    print(f"\nWrote {out / 'results.csv'}, {out / 'summary.txt'}, {out / GAPS_PNG} and the solutions in {out / 'ours'}")
     bad = [r["instance"] for r in rows if not r["feasible"]]
     if bad:
         print(f"\nours: {len(bad)} solution(s) failed the check or were not found: {', '.join(bad)}")

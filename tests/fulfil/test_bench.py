@@ -303,6 +303,7 @@ def test_cli_bench_smoke_solomon(tmp_path, capsys):
         assert v.feasible and v.cost == pytest.approx(float(r["cost"]))
     assert "Per family" in text and "mean gap %" in text
     assert (out / "summary.txt").is_file()
+    assert (out / "gaps.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 @needs_solomon

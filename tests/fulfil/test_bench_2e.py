@@ -104,3 +104,4 @@ def test_cli_bench_2e_smoke(tmp_path: Path, capsys) -> None:
     assert float(rows[0]["gap_pct"]) > -0.01  # 371.50 is optimal: nothing valid can be cheaper
     sol = (out / "ours" / f"{SMALL.stem}.sol").read_text()
     assert sol.startswith("Trunk #1:") and f"{float(rows[0]['cost']):.4f}" in sol
+    assert (out / "gaps.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

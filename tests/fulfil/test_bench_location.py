@@ -25,3 +25,4 @@ def test_bench_reaches_known_optimum(tmp_path, folder, names):
         assert r["feasible"] == "True"
         assert abs(float(r["cost"]) - float(r["bks"])) <= 1e-6 * float(r["bks"]) + 1e-3
         assert {"instance", "solver", "feasible", "routes", "cost", "bks", "gap_pct", "seconds"} <= set(r)
+    assert (out / "gaps.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -78,6 +78,7 @@ def test_subproblems_compared_with_pyvrp(bench_run) -> None:
     """Every warehouse has a row for ours and for pyvrp, re-checked and costed; the summary has the ratio."""
     _, out = bench_run
     rows = _rows(out / "subproblems.csv")
+    assert (out / "gaps.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     whs = sorted({r["warehouse"] for r in rows})
     assert len(whs) == 2
     assert sorted((r["warehouse"], r["solver"]) for r in rows) == sorted((w, s) for w in whs for s in ("ours", "pyvrp"))

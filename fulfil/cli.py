@@ -275,7 +275,7 @@ def build_parser() -> argparse.ArgumentParser:
     sb.add_argument("set_dir", metavar="SET_DIR",
                     help="folder of Solomon/Homberger .txt, VRPLIB .vrp, 2E-CVRP .dat or OR-Library facility "
                          "location files, or a folder name in the shared benchmark data (solomon, homberger_200, "
-                         "cvrp_x, 2e_vrp/Set2a, facility_location/cflp, ...); or a scenario file or folder of "
+                         "cvrp_x, 2e_vrp/Set2a, mtvrptwr, facility_location/cflp, ...); or a scenario file or folder of "
                          "scenario files (plan KPIs, seconds per stage, peak memory; --vs re-solves each "
                          "warehouse's last mile with the peers)")
     sb.add_argument("--instances", default=None, help="comma-separated instance names (default: all)")
@@ -283,8 +283,10 @@ def build_parser() -> argparse.ArgumentParser:
                                                                           "(scenario files: the plan's routing budget)")
     sb.add_argument("--seed", type=int, default=0)
     sb.add_argument("--workers", type=int, default=0,
-                    help="instances at a time; each uses 2 worker processes for ours (0 = one per two cores)")
-    sb.add_argument("--out", required=True, help="output folder: results.csv, summary.txt, <solver>/<instance>.sol")
+                    help="instances at a time; each uses 2 worker processes for ours, one for mtvrptwr "
+                         "(0 = one per two cores)")
+    sb.add_argument("--out", required=True, help="output folder: results.csv, summary.txt, gaps.png (gap per "
+                                                 "instance, ours against each peer), <solver>/<instance>.sol")
     sb.add_argument("--vs", default="", help="comma-separated peers run with the same budget: "
                                              "ortools-plain, pyvrp, vroom (missing ones are skipped)")
     sb.add_argument("--objective", choices=["distance", "vehicles"], default=None,

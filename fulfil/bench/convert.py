@@ -104,10 +104,11 @@ def convention_for(inst: VRPInstance, objective: str | None) -> str:
 
 
 def _check_kind(inst: VRPInstance) -> None:
-    """Only single-trip VRPTW and CVRP instances are benchmarked (release dates and reloads are not modelled)."""
+    """The single-trip conversions take VRPTW and CVRP instances; multi-trip ones go through
+    :func:`to_multitrip` (``fulfil bench mtvrptwr``)."""
     if inst.kind not in ("vrptw", "cvrp"):
-        raise ValueError(f"{inst.name}: {inst.kind} instances are read but not benchmarked yet "
-                         "(release dates and multi-trip reloads are not modelled)")
+        raise ValueError(f"{inst.name}: {inst.kind} instances have release dates and reloads: "
+                         "they are benchmarked by the multi-trip front end (fulfil bench mtvrptwr)")
 
 
 def _deltas_sq(coords: np.ndarray) -> np.ndarray:

@@ -189,7 +189,8 @@ def _cmd_generate(args: argparse.Namespace) -> int:
 
     try:
         cfg = GenerateConfig(name=args.name, city=args.city, seed=args.seed, central_warehouses=args.central,
-                             forward_warehouses=args.forward, pickup_points=args.pickups, orders=args.orders)
+                             forward_warehouses=args.forward, pickup_points=args.pickups, orders=args.orders,
+                             max_trips=args.max_trips)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     path = write_scenario(cfg, args.out)
@@ -266,6 +267,8 @@ def build_parser() -> argparse.ArgumentParser:
     sg.add_argument("--forward", type=int, default=8)
     sg.add_argument("--pickups", type=int, default=400)
     sg.add_argument("--orders", type=int, default=20_000)
+    sg.add_argument("--max-trips", type=int, default=2,
+                    help="trips a last-mile vehicle makes (policies.max_trips, 1-6); the fleets are sized for them")
     sg.set_defaults(func=_cmd_generate)
 
     from fulfil.bench.command import cmd_bench  # light module: heavy imports happen inside cmd_bench

@@ -579,6 +579,9 @@ class _Checker:
         if d.tier == "last_mile" and len(reported) > pol.max_trips:
             self.add("too_many_trips", f"duty {d.id}: {len(reported)} trips, but a last-mile vehicle makes at most "
                                        f"policies.max_trips = {pol.max_trips} a night", d.id)
+        if d.tier == "trunk" and len(reported) > pol.trunk_max_trips:
+            self.add("too_many_trips", f"duty {d.id}: {len(reported)} trips, but a trunk truck makes at most "
+                                       f"policies.trunk_max_trips = {pol.trunk_max_trips} a night", d.id)
         ordered = sorted(reported, key=lambda t: t.departure)
         for a, b in zip(ordered, ordered[1:]):
             crates = sum(b.load()[0].values())

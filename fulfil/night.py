@@ -44,6 +44,7 @@ class Policy:
     reload_fixed_min: float
     reload_per_crate_min: float
     max_trips: int
+    trunk_max_trips: int
     customer_pickup_end: float
     cold_chain_model: bool
     spoilage_in_objective: bool
@@ -143,6 +144,7 @@ def compile_night(scenario: Scenario) -> CompiledNight:
         reload_fixed_min=float(pol.reload_fixed_min),
         reload_per_crate_min=float(pol.reload_per_crate_min),
         max_trips=int(pol.max_trips),
+        trunk_max_trips=int(pol.trunk_max_trips),
         customer_pickup_end=float(pol.customer_pickup_end),
         cold_chain_model=bool(pol.cold_chain_model),
         spoilage_in_objective=bool(pol.spoilage_in_objective),

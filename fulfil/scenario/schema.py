@@ -405,6 +405,10 @@ class Policies(Record):
     #: Trips a last-mile vehicle may make in its shift (waves); its fixed cost is paid once a
     #: night.  ``1`` plans one trip per vehicle (DOMAIN.md §1: 1–2 waves per vehicle are normal).
     max_trips: _whole(1, 6) = 2
+    #: Trips a trunk truck may make from its central warehouse in its shift, reloading there
+    #: between two (``reload_fixed_min`` + ``reload_per_crate_min`` × crates); its fixed cost is
+    #: paid once a night.  ``1`` plans one trip per trunk truck.
+    trunk_max_trips: _whole(1, 6) = 2
     #: Customers collect until this time; goods whose remaining shelf life ends earlier spoil.
     customer_pickup_end: Clock = 1260.0
     #: Check every route with the thermal model and repair routes it rejects.

@@ -8,6 +8,7 @@ limit and the thermal model's proxy limits become per-vehicle deadlines.
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass, field
 
@@ -101,7 +102,8 @@ def _scaled_costs(night: CompiledNight, tier: int, vehicles: list[tuple[int, int
 def build_subproblem(night: CompiledNight, tier: int, owner: int, jobs: list[Job], depot: int,
                      vehicles: list[tuple[int, int]], start_min: np.ndarray,
                      cold_limits: dict[tuple[int, int], float] | None = None, *,
-                     end_min: np.ndarray | None = None, lead: np.ndarray | None = None) -> Subproblem:
+                     end_min: np.ndarray | None = None, lead: np.ndarray | None = None,
+                     reload_crates: np.ndarray | None = None) -> Subproblem:
     """The routing problem of one depot's jobs and fleet, vehicles leaving at ``start_min`` and back
     by ``end_min`` (default: their shift's close).  With ``lead`` (:func:`wave_fleet`), a routing
     vehicle whose ``lead`` is another is a later wave of that one: used only with it, which must then
@@ -111,7 +113,8 @@ def build_subproblem(night: CompiledNight, tier: int, owner: int, jobs: list[Job
     Every number stays inside the engines' bounds whatever the scenario holds: loads and
     capacities are clipped (a job goes only to vehicles whose unclipped capacity holds it),
     times past ten days mean "never", and a trunk job that cannot be unloaded before its
-    warehouse's dispatch is allowed no vehicle."""
+    warehouse's dispatch is allowed no vehicle.  ``reload_crates``
+    (per routing vehicle) is the load a later wave's reload is timed for (default: a full body)."""
     from solvers.routing import RoutingProblem
 
     net, travel, pol = night.net, night.travel, night.policy
@@ -123,6 +126,10 @@ def build_subproblem(night: CompiledNight, tier: int, owner: int, jobs: list[Job
     tvec = np.array([a for a, _ in vehicles], dtype=np.int64)
     t_from = float(start_min.min()) if V else 0.0
     t_to = float(v.shift_close[tvec].max()) if V else 1.0
+    if tier == TRUNK and N:  # every trunk leg leaves by the last unloading's end: the rush after it never applies
+        unload = max(float(night.service_fixed_min[j.site] + night.service_per_crate_min[j.site] * j.crates.sum())
+                     for j in jobs)
+        t_to = min(t_to, max(float(night.window_close[j.site]) for j in jobs) + unload)
     profiles = sorted({v.profile[t] for t in tvec}) or [night.default_profile]
     minutes_u = conservative_minutes(travel, uniq, uniq, profiles, t_from, max(t_to, t_from + 1), dist_m=dist_u)
     dist = _ints(dist_u[np.ix_(inv, inv)])
@@ -187,8 +194,8 @@ def build_subproblem(night: CompiledNight, tier: int, owner: int, jobs: list[Job
         deadline_s=deadline, start_s=start_s, end_max_s=end_s, **costs,
         needs_vehicle=np.zeros(0, dtype=np.int64) if lead is None else np.asarray(lead, dtype=np.int64),
         lead_back_by_s=np.zeros(0, dtype=np.int64) if lead is None else np.array(
-            [0 if ld < 0 else max(0, int(start_s[a]) - _seconds(night.reload_min(int(v.total_crates[tvec[a]])),
-                                                                up=True))
+            [0 if ld < 0 else max(0, int(start_s[a]) - _seconds(night.reload_min(
+                int(v.total_crates[tvec[a]] if reload_crates is None else reload_crates[a])), up=True))
              for a, ld in enumerate(lead)], dtype=np.int64),
     )
     return Subproblem(tier=tier, owner=owner, depot=depot, jobs=jobs, vehicles=vehicles, problem=problem,
@@ -289,7 +296,8 @@ def compartment_params(night: CompiledNight, t: int, z: int, fraction: float):
                             unit_kw=float(b.unit_kw[t]), curtain=bool(b.curtain[t]))
 
 
-def wave_starts(night: CompiledNight, t: int, first: float, close: float) -> list[tuple[float, float]]:
+def wave_starts(night: CompiledNight, t: int, first: float, close: float,
+                max_trips: int | None = None) -> list[tuple[float, float]]:
     """``(departure, latest return)`` of each wave of a vehicle of type ``t``, clock minutes.
 
     The waves share the time from ``first`` (the first departure) to ``close`` (when most of the
@@ -297,11 +305,12 @@ def wave_starts(night: CompiledNight, t: int, first: float, close: float) -> lis
     back in time to reload the vehicle with a full body for the next, so any trip of a wave can
     follow any trip of the wave before on one vehicle of its type.  Fewer waves when one would be
     shorter than :data:`MIN_WAVE_MIN` of driving; the last wave may run to the shift's close.
+    At most ``max_trips`` waves (default ``policies.max_trips``, the last mile's).
     """
     v = night.net.vehicles
     reload = night.reload_min(int(v.total_crates[t]))
     shift_close = float(v.shift_close[t])
-    m = night.policy.max_trips
+    m = night.policy.max_trips if max_trips is None else max_trips
     while m > 1 and (close - first + reload) / m < reload + MIN_WAVE_MIN:
         m -= 1
     length = (close - first + reload) / m
@@ -330,10 +339,63 @@ def wave_fleet(night: CompiledNight, f: int, jobs: list[Job], veh: list[tuple[in
     if night.policy.max_trips == 1:
         return veh, np.array([first[t] for t, _ in veh]), None, None
     sites = np.array([j.site for j in jobs], dtype=np.int64)
-    n_of = {t: sum(1 for a, _ in veh if a == t) for t in first}
     waves = {t: wave_starts(night, t, first[t], float(np.median(np.minimum(night.window_close[sites],
                                                                            v.shift_close[t]))))
              for t in first}
+    return _wave_vehicles(night, veh, waves)
+
+
+#: Where a trunk's last wave leaves, as a share of the time from its departure to the close of the
+#: receiving window (earlier waves evenly before it): trunk trips are long against that window
+#: (unloading a warehouse takes half an hour or more), so no one split suits every night and the
+#: trunk stage solves each and keeps the best.
+TRUNK_LAST_WAVE_AT = (0.35, 0.45, 0.55, 0.65, 0.75)
+#: Loads (shares of a full body) a trunk's later wave is assumed to reload, one layout each: a
+#: full body is always safe, half a body leaves the first wave longer; the trunk stage keeps a
+#: layout only when every later trip's real reload fits.
+TRUNK_RELOAD_FILL = (1.0, 0.5)
+
+
+def trunk_wave_layouts(night: CompiledNight, veh: list[tuple[int, int]]) -> list[tuple]:
+    """Candidate routing fleets ``(vehicles, start, end, lead, reload_crates)`` of one central warehouse's
+    trunk trucks ``veh``.
+
+    The first is one trip per truck, leaving at ``policies.trunk_departure`` (or the shift's
+    opening); with ``policies.trunk_max_trips`` above 1, then every number of waves up to it with
+    the last wave leaving at each share of :data:`TRUNK_LAST_WAVE_AT` of the time to the receiving
+    window's close.  Each wave of a truck must be back in time to reload a full body before its
+    next (as :func:`wave_fleet` leads them; or, in a second layout of each, half a body:
+    :data:`TRUNK_RELOAD_FILL`), and a later wave still reaches its warehouses inside the receiving
+    window.
+    """
+    net, pol = night.net, night.policy
+    v = net.vehicles
+    first = {t: max(pol.trunk_departure, float(v.shift_open[t])) for t, _ in veh}
+    out: list[tuple] = [(veh, np.array([first[t] for t, _ in veh]), None, None, None)]
+    for m, share, fill in itertools.product(range(2, pol.trunk_max_trips + 1), TRUNK_LAST_WAVE_AT, TRUNK_RELOAD_FILL):
+        waves = {}
+        for t, f0 in first.items():
+            close = min(pol.trunk_receiving_close, float(v.shift_close[t]))
+            reload = night.reload_min(math.ceil(fill * int(v.total_crates[t])))
+            last = f0 + share * (close - f0)
+            starts = [f0] + [float(math.floor(f0 + (last - f0) * s / (m - 1))) for s in range(1, m)]
+            if any(b - a < reload + MIN_WAVE_MIN for a, b in zip(starts, starts[1:])) or last >= close:
+                starts = [f0]  # too short to be worth a reload: one trip
+            waves[t] = list(zip(starts, [d - reload for d in starts[1:]] + [float(v.shift_close[t])], strict=True))
+        if all(len(w) == 1 for w in waves.values()):
+            continue
+        routing_veh, start, end, lead = _wave_vehicles(night, veh, waves)
+        crates = np.array([math.ceil(fill * int(v.total_crates[t])) for t, _ in routing_veh], dtype=np.int64)
+        out.append((routing_veh, start, end, lead, crates))
+    return out
+
+
+def _wave_vehicles(night: CompiledNight, veh: list[tuple[int, int]], waves: dict[int, list[tuple[float, float]]]
+                   ) -> tuple[list[tuple[int, int]], np.ndarray, np.ndarray, np.ndarray]:
+    """One routing vehicle per vehicle of ``veh`` and wave of its type (``waves``), as :func:`wave_fleet`
+    numbers and leads them."""
+    v = night.net.vehicles
+    n_of = {t: sum(1 for a, _ in veh if a == t) for t in waves}
     out: list[tuple[int, int]] = []
     start: list[float] = []
     end: list[float] = []

@@ -3,7 +3,9 @@
 Each forward warehouse's load per zone is cut into chunks one trunk vehicle can carry whole
 (full truckloads first, the remainder last, so it can ride with another warehouse's load);
 trunks must arrive inside the receiving window and be unloaded before the warehouse's
-last-mile dispatch.  Goods a trunk cannot bring make the last-mile jobs that needed them
+last-mile dispatch.  A trunk truck may make up to ``policies.trunk_max_trips`` trips, reloading at
+its central warehouse: each wave layout (one trip per truck first) is solved and the best kept.
+Goods a trunk cannot bring make the last-mile jobs that needed them
 unserved (``trunk_dropped``); so do the hand-overs the thermal model puts out of specification
 (``thermal_limit``: taken off their trunk trips, as the checker would refuse them).  When the run
 was interrupted, unsolved centrals get the quick nearest-neighbour dispatch so the plan stays whole.
@@ -23,7 +25,7 @@ from fulfil.night import CompiledNight
 from fulfil.scenario.schema import ZONES
 from fulfil.stages.jobs import PARTITIONS
 from fulfil.stages.last_mile import Routed, solve
-from fulfil.stages.subproblems import build_subproblem, fleet
+from fulfil.stages.subproblems import build_subproblem, fleet, trunk_wave_layouts
 from fulfil.stages.types import LAST_MILE, TRUNK, Job, RoutedTrip, Subproblem, UnservedLine
 
 if TYPE_CHECKING:
@@ -83,9 +85,11 @@ def trunk_jobs(night: CompiledNight, c: int, load_crates: np.ndarray, load_kg: n
 
 
 def trunk_subproblems(night: CompiledNight, assign: np.ndarray,
-                      lm_trips: list[RoutedTrip]) -> tuple[list[Subproblem], list[Job]]:
-    """One problem per central warehouse with loads to carry and trunk vehicles to carry them, and
-    the loads of centrals without any (no trunk brings those)."""
+                      lm_trips: list[RoutedTrip]) -> tuple[list[list[Subproblem]], list[Job]]:
+    """Per central warehouse with loads to carry and trunk vehicles to carry them, its candidate
+    problems (one per wave layout, :func:`~fulfil.stages.subproblems.trunk_wave_layouts`: trunk trucks
+    make up to ``policies.trunk_max_trips`` trips); and the loads of centrals without any (no trunk
+    brings those)."""
     from solvers.allocation import trunk_load
 
     net, travel = night.net, night.travel
@@ -107,8 +111,9 @@ def trunk_subproblems(night: CompiledNight, assign: np.ndarray,
         if not veh:
             orphans += jobs
             continue
-        start = np.array([max(night.policy.trunk_departure, net.vehicles.shift_open[t]) for t, _ in veh])
-        subs.append(build_subproblem(night, TRUNK, c, jobs, depot, veh, start))
+        subs.append([build_subproblem(night, TRUNK, c, jobs, depot, routing_veh, start, end_min=end, lead=lead,
+                                      reload_crates=crates)
+                     for routing_veh, start, end, lead, crates in trunk_wave_layouts(night, veh)])
     return subs, orphans
 
 
@@ -117,7 +122,8 @@ def route_trunk(night: CompiledNight, assign: np.ndarray, last_mile: Routed, par
     """Trunk trips for ``last_mile``'s trips; last-mile jobs whose goods no trunk brings become unserved."""
     from fulfil.routing_tasks import solve_subproblems
 
-    subs, orphans = trunk_subproblems(night, assign, last_mile.trips)
+    groups, orphans = trunk_subproblems(night, assign, last_mile.trips)
+    subs = [sp for g in groups for sp in g]
     sols: dict = {}
     interrupted = last_mile.interrupted
     if not interrupted and subs:
@@ -133,7 +139,7 @@ def route_trunk(night: CompiledNight, assign: np.ndarray, last_mile: Routed, par
     for j in orphans:
         short[j.owner, list(j.zones)] = NOT_BROUGHT
     trips: list[RoutedTrip] = []
-    for i, sp in enumerate(subs):
+    for i, sp in _best_layouts(night, groups, sols):
         sol = sols.get(i)
         dropped = sol.dropped if sol is not None else range(1, len(sp.jobs) + 1)
         for n in dropped:
@@ -150,6 +156,42 @@ def route_trunk(night: CompiledNight, assign: np.ndarray, last_mile: Routed, par
         trips = _in_spec(night, trips, short)
     lm_kept, unserved = _reconcile(night, last_mile.trips, short)
     return Routed(trips + lm_kept, last_mile.unserved + unserved, interrupted)
+
+
+def _best_layouts(night: CompiledNight, groups: list[list[Subproblem]], sols: dict) -> list[tuple[int, Subproblem]]:
+    """Per central warehouse, ``(position in the flat list, problem)`` of the wave layout whose solution
+    has the lowest objective among those whose trips can be chained (the layouts share jobs, penalties
+    and costs, so the objectives compare; ties and a central without any: the first, one trip per truck)."""
+    out = []
+    i = 0
+    for g in groups:
+        solved = [k for k in range(len(g)) if sols.get(i + k) is not None and _reloads_fit(night, g[k], sols[i + k])]
+        best = min(solved, key=lambda k: (sols[i + k].objective, k), default=0)
+        out.append((i + best, g[best]))
+        i += len(g)
+    return out
+
+
+def _reloads_fit(night: CompiledNight, sp: Subproblem, sol) -> bool:
+    """Whether each later wave a solution uses leaves after its truck's previous used wave is back (the
+    solver's conservative return) and reloaded with that wave's real load (a layout may assume less
+    than a full body)."""
+    if sp.lead is None:
+        return True
+    p = sp.problem
+    if sol.end_s.size == 0:  # no return times to check against: only a plan without later waves
+        return all(not len(r) for a, r in enumerate(sol.routes) if sp.lead[a] >= 0)
+    by_truck: dict[int, list[int]] = {}
+    for a, r in enumerate(sol.routes):
+        if len(r):
+            by_truck.setdefault(a if sp.lead[a] < 0 else int(sp.lead[a]), []).append(a)
+    for waves in by_truck.values():
+        waves.sort(key=lambda a: int(p.start_s[a]))
+        for a, b in zip(waves, waves[1:]):
+            crates = int(sum(sp.jobs[int(n) - 1].crates.sum() for n in sol.routes[b]))
+            if int(sol.end_s[a]) > int(p.start_s[b]) - math.ceil(night.reload_min(crates) * 60 - 1e-9):
+                return False
+    return True
 
 
 def _in_spec(night: CompiledNight, trips: list[RoutedTrip], short: np.ndarray) -> list[RoutedTrip]:

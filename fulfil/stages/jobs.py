@@ -257,6 +257,19 @@ def ration_to_supply(night: CompiledNight, trips: list[RoutedTrip], supply: np.n
     return out, unserved
 
 
+def fill_by_priority(net: Network, units: dict[int, int], room: np.ndarray) -> dict[int, int]:
+    """The part of ``units`` (product → units) kept within ``room[z]`` crates of each zone, product lines
+    by :func:`priority_per_crate` (heaviest first, then product order), each as many units as fit."""
+    weight = priority_per_crate(net)
+    kept: dict[int, int] = {}
+    for k in sorted(units, key=lambda k: (-float(weight[k]), k)):
+        z = int(net.product_zone[k])
+        take = _units_within(net, kept, k, units[k], int(min(room[z], MAX_CRATES)), z)
+        if take:
+            kept[k] = take
+    return kept
+
+
 def _units_within(net: Network, load: dict[int, int], k: int, q: int, crates: int, z: int) -> int:
     """Most units (up to ``q``) of product ``k`` that keep ``load``'s zone-``z`` crates within ``crates``."""
     frac = sum(u / float(net.product_per_crate[p]) for p, u in load.items() if int(net.product_zone[p]) == z)

@@ -81,6 +81,7 @@ CAUSES: tuple[str, ...] = (
     "reason_mismatch",
     "check_mismatch",
     "closed_point",
+    "idle_fleet",
 )
 
 #: Reported times may differ from the recomputed ones by this much (minutes).
@@ -942,6 +943,66 @@ class _Checker:
 
         self._delivered = delivered
 
+    def check_idle_fleet(self) -> None:
+        """A complete plan that hands nothing over at all, while a trunk trip has brought goods of an unserved
+        line's zone to a forward warehouse (one its pickup point may be served from) and a last-mile vehicle
+        of that warehouse, not used tonight, could leave at the dispatch and be there inside the point's
+        window and its own shift (and the promise, for cold goods) and back by the shift's close: serving
+        nothing is then never the most a plan can do (``idle_fleet``, reported once, with one witness)."""
+        if self.plan.code != 0 or any(q > 0 for q in self._delivered.values()):
+            return
+        brought: dict[str, set[str]] = defaultdict(set)  # forward → zones a trunk trip hands over there
+        for t in self.trips():
+            if t.tier == "trunk":
+                for st in t.stops:
+                    brought[st.loc].update(z for z, n in st.crates.items() if n > 0)
+        used: dict[str, int] = defaultdict(int)
+        for d in self.duties:
+            used[d.vt.id] += 1
+        stock = None
+        if self.s.stock is not None:
+            stock = defaultdict(int)
+            for row in self.s.stock:
+                stock[(row.warehouse, row.product)] += row.quantity
+        for u in self.plan.unserved:
+            pp, prod = self.pickups.get(u.pickup_point), self.products.get(u.product)
+            if pp is None or prod is None:
+                continue
+            for fw in sorted(brought):
+                if prod.zone not in brought[fw] or pp.forward_warehouse not in (None, fw) or (
+                        stock is not None and stock[(self.central_of(fw), prod.id)] <= 0):
+                    continue
+                for vt in self.s.vehicle_types:
+                    if vt.tier != "last_mile" or vt.home != fw or used[vt.id] >= vt.count:
+                        continue
+                    at = self._reach(vt, fw, pp, prod)
+                    if at is not None:
+                        self.add("idle_fleet",
+                                 f"the plan hands nothing over, but '{vt.id}' at '{fw}' stands idle "
+                                 f"({used[vt.id]} of {vt.count} used), trunk trips brought {prod.zone} goods there, "
+                                 f"and it could hand '{prod.id}' to '{pp.id}' at {format_clock(at)}, inside its "
+                                 f"window and the vehicle's shift")
+                        return
+
+    def _reach(self, vt: VehicleType, fw: str, pp: Any, prod: Product) -> float | None:
+        """Arrival of one vehicle of ``vt`` sent from ``fw`` straight to ``pp`` with a unit of ``prod`` (None:
+        it has no fitting compartment, or misses the window, the closing, the promise or its shift)."""
+        comp = {c.zone: c for c in vt.compartments}.get(prod.zone)
+        if comp is None or comp.kg < prod.kg_per_unit or (prod.zone == "frozen" and not vt.refrigerated):
+            return None
+        dispatch = self.forwards[fw].dispatch
+        dep = max(self.pol.last_mile_dispatch if dispatch is None else dispatch, vt.shift.open)
+        tm, prof = self.tm, vt.speed_profile
+        _, free_s = tm.path_legs([tm.index[fw], tm.index[pp.id], tm.index[fw]], prof)
+        arrival = dep + tm.travel_min(free_s[0], dep, prof)
+        pol = self.pol  # one crate handed over, at the slower of the two kinds of stop
+        done = max(arrival, pp.window.open) + max(pol.service_fixed_min + pol.service_per_crate_min,
+                                                  pol.locker_fixed_min + pol.locker_per_cell_min)
+        back = done + tm.travel_min(free_s[1], done, prof)
+        late = arrival > pp.window.close or (pp.closed_from is not None and arrival >= pp.closed_from)
+        cold = prod.zone in COLD and arrival - dep > self.pol.promise_minutes
+        return None if late or cold or back > vt.shift.close else arrival
+
     def _check_reason(self, i: int, reason: str, pp: str) -> None:
         """The reasons the scenario itself rules out (``interrupted`` is held to ``code``)."""
         if reason == "stock_shortage" and self.s.stock is None:
@@ -1297,6 +1358,7 @@ class _Checker:
             for t in d.trips:
                 self.check_trip(t)
         self.check_network()
+        self.check_idle_fleet()
         self.check_kpis()
         if self.pol.cold_chain_model:
             self.check_cold_chain()

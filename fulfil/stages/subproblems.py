@@ -17,6 +17,7 @@ import numpy as np
 from fulfil.feasibility import conservative_minutes, on_shift
 from fulfil.network import Z
 from fulfil.night import CompiledNight
+from fulfil.stages.jobs import priority_per_crate, weighted_crates
 from fulfil.stages.types import LAST_MILE, TRUNK, Job, Subproblem
 from fulfil.units import BIG_TIME_S, COST_SCALE
 
@@ -145,6 +146,7 @@ def build_subproblem(night: CompiledNight, tier: int, owner: int, jobs: list[Job
     need = np.zeros((N + 1, 2 * Z + 2))
     penalty_rmb = np.zeros(N + 1)
     never = np.zeros(N + 1, dtype=bool)  # jobs no vehicle may take
+    weight = priority_per_crate(net)  # dropping perishable, valuable goods costs more (docs: who is served first)
     for i, j in enumerate(jobs, start=1):
         n_crates = float(j.crates.sum())
         fixed_min = float(night.service_fixed_min[j.site])
@@ -163,7 +165,7 @@ def build_subproblem(night: CompiledNight, tier: int, owner: int, jobs: list[Job
         need[i, Z:2 * Z] = np.ceil(j.kg - 1e-9)
         need[i, 2 * Z] = n_crates
         need[i, 2 * Z + 1] = np.ceil(j.kg.sum() - 1e-9)
-        penalty_rmb[i] = pol.unserved_penalty_per_crate * max(1.0, n_crates)
+        penalty_rmb[i] = pol.unserved_penalty_per_crate * max(1.0, n_crates, weighted_crates(j.units, net, weight))
 
     room = np.zeros((V, 2 * Z + 2))
     allowed = np.zeros((V, N + 1), dtype=bool)

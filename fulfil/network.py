@@ -74,6 +74,9 @@ class Network:
     pp_close: np.ndarray
     #: float64[P]: the point's closing time tonight (``closed_from``), inf when it stays open
     pp_closed_from: np.ndarray
+    #: float64[P, G, 2]: the gaps ``(close, next open)`` between a point's receiving windows left
+    #: tonight, in time order, padded with ``(inf, inf)``; G = 0 when every point has one window
+    pp_gaps: np.ndarray
     pp_locker: np.ndarray  # bool[P]
     pp_cells: np.ndarray  # int64[P, Z]; -1 = not a locker
     pp_pinned: np.ndarray  # int64[P]; -1 = free
@@ -99,6 +102,26 @@ class Network:
     @property
     def n_forward(self) -> int:
         return len(self.forward_ids)
+
+
+def open_windows(windows: tuple[tuple[float, float], ...], closed_from: float) -> list[tuple[float, float]]:
+    """The receiving windows left tonight: those opening before ``closed_from``, the last cut at it.
+
+    A point closed before its first window opens keeps that window closing at ``closed_from``
+    (it ends before it opens: :attr:`Network.pp_closed`).
+    """
+    left = [(o, min(c, closed_from)) for o, c in windows if o < closed_from]
+    return left or [(windows[0][0], min(windows[0][1], closed_from))]
+
+
+def window_gaps(windows: list[list[tuple[float, float]]]) -> np.ndarray:
+    """float64[P, G, 2]: the gaps between each point's consecutive ``windows``, padded with inf."""
+    g = max((len(w) - 1 for w in windows), default=0)
+    gaps = np.full((len(windows), g, 2), np.inf)
+    for i, w in enumerate(windows):
+        for k in range(len(w) - 1):
+            gaps[i, k] = (w[k][1], w[k + 1][0])
+    return gaps
 
 
 def compile_network(s: Scenario, travel: TravelModel) -> Network:
@@ -177,6 +200,7 @@ def compile_network(s: Scenario, travel: TravelModel) -> Network:
         profile=tuple(v.speed_profile for v in vt),
     )
     closed_from = np.array([np.inf if p.closed_from is None else p.closed_from for p in s.pickup_points])
+    windows = [open_windows(p.receiving_windows, cut) for p, cut in zip(s.pickup_points, closed_from)]
     return Network(
         central_ids=tuple(c.id for c in s.central_warehouses),
         forward_ids=tuple(f.id for f in s.forward_warehouses),
@@ -185,9 +209,10 @@ def compile_network(s: Scenario, travel: TravelModel) -> Network:
         fw_central=_ro(fw_central),
         fw_capacity=_ro(fw_capacity),
         fw_dispatch=_ro(fw_dispatch),
-        pp_open=_ro(np.array([p.window.open for p in s.pickup_points])),
-        pp_close=_ro(np.minimum([p.window.close for p in s.pickup_points], closed_from)),
+        pp_open=_ro(np.array([w[0][0] for w in windows])),
+        pp_close=_ro(np.array([w[-1][1] for w in windows])),
         pp_closed_from=_ro(closed_from),
+        pp_gaps=_ro(window_gaps(windows)),
         pp_locker=_ro(np.array([p.kind == "locker" for p in s.pickup_points], dtype=bool)),
         pp_cells=_ro(pp_cells),
         pp_pinned=_ro(pp_pinned),

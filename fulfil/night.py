@@ -79,6 +79,9 @@ class CompiledNight:
     #: per global site: when goods may be handed over (pickup windows; trunk receiving)
     window_open: np.ndarray
     window_close: np.ndarray
+    #: per global site: float64[n, G, 2] gaps ``(close, next open)`` between receiving windows
+    #: (pickup points with several), padded with inf; nothing is handed over strictly inside one
+    window_gaps: np.ndarray
     bodies: Bodies
     #: per product: its quality-decay class (None for ambient goods without one)
     product_class: tuple[ProductClass | None, ...]
@@ -88,6 +91,15 @@ class CompiledNight:
     @property
     def n_sites(self) -> int:
         return len(self.travel.ids)
+
+    def service_start(self, site: int, arrival: float) -> float:
+        """When service at ``site`` can start for a vehicle arriving at ``arrival`` (minutes): at the
+        window's open if early, at the next window's open if it arrives in a gap between windows."""
+        start = max(arrival, float(self.window_open[site]))
+        for close, reopen in self.window_gaps[site]:
+            if close < start < reopen:
+                return float(reopen)
+        return start
 
     def reload_min(self, crates: int) -> float:
         """Minutes to reload a vehicle at its depot for a trip carrying ``crates``."""
@@ -119,6 +131,8 @@ def compile_night(scenario: Scenario) -> CompiledNight:
     w_close[n_c:n_c + n_f] = pol.trunk_receiving.close
     w_open[n_c + n_f:] = net.pp_open
     w_close[n_c + n_f:] = net.pp_close  # a closing time tonight shortens the window
+    gaps = np.full((n, net.pp_gaps.shape[1], 2), np.inf)
+    gaps[n_c + n_f:] = net.pp_gaps
 
     vt = s.vehicle_types
     bodies = Bodies(
@@ -161,6 +175,7 @@ def compile_night(scenario: Scenario) -> CompiledNight:
         service_per_crate_min=_ro(per),
         window_open=_ro(w_open),
         window_close=_ro(w_close),
+        window_gaps=_ro(gaps),
         bodies=bodies,
         product_class=tuple(classes),
         default_profile=s.speed_profiles[0].id,

@@ -56,6 +56,7 @@ from fulfil.scenario.schema import (
     MAX_PICKUP_POINTS,
     MAX_PRODUCTS,
     MAX_STOCK_ROWS,
+    MAX_WINDOWS,
     ZONES,
     Lat,
     Lon,
@@ -127,7 +128,8 @@ class _Table(NamedTuple):
 TABLES = {
     "pickup_points": _Table(
         ("id", "lon", "lat", "open", "close"),
-        frozenset({"name", "kind", "forward_warehouse", *(f"cells_{z}" for z in ZONES)}),
+        frozenset({"name", "kind", "forward_warehouse", *(f"cells_{z}" for z in ZONES),
+                   *(f"{end}_{n}" for n in range(2, MAX_WINDOWS + 1) for end in ("open", "close"))}),
         MAX_PICKUP_POINTS,
         "pickup points",
     ),
@@ -317,19 +319,30 @@ def parse_document(text: str, fmt: str, name: str) -> dict[str, Any]:
 # --------------------------------------------------------------------------- CSV tables
 
 
+def _window_columns(n: int) -> tuple[str, str]:
+    """The CSV columns of a pickup point's ``n``-th window (1-based): ``open``/``close``, then ``open_2``/``close_2``…"""
+    return ("open", "close") if n == 1 else (f"open_{n}", f"close_{n}")
+
+
 def _pickup_row(row: dict[str, str]) -> dict[str, Any]:
-    """A pickup-point CSV row as the record it stands for (``open``/``close`` → ``window``, ``cells_*`` → ``cells``)."""
+    """A pickup-point CSV row as the record it stands for (``open``/``close`` → ``window``, ``cells_*`` → ``cells``;
+    ``open_2``/``close_2``… filled in → ``windows``, the first one from ``open``/``close``)."""
     rec: dict[str, Any] = {}
     cells = {}
+    columns = {c for n in range(1, MAX_WINDOWS + 1) for c in _window_columns(n)}
     for k, v in row.items():
         if v == "":
             continue
         if k.startswith("cells_"):
             cells[k[len("cells_"):]] = v
-        elif k not in ("open", "close"):
+        elif k not in columns:
             rec[k] = v
     if "open" in row or "close" in row:
         rec["window"] = [row.get("open", ""), row.get("close", "")]
+    more = [n for n in range(2, MAX_WINDOWS + 1) if any(row.get(c, "") != "" for c in _window_columns(n))]
+    if more:
+        rec["windows"] = [[row.get(c, "") for c in _window_columns(n)] for n in range(1, max(more) + 1)]
+        del rec["window"]
     if cells:
         rec["cells"] = cells
     return rec
@@ -467,6 +480,11 @@ def _csv_field(section: str, rest: tuple) -> str:
     """The CSV column a field of a CSV-loaded record came from."""
     if section == "pickup_points" and rest[:1] == ("window",):
         return str(rest[1]) if len(rest) >= 2 and rest[1] in ("open", "close") else "open/close"
+    if section == "pickup_points" and rest[:1] == ("windows",):
+        if len(rest) >= 2 and isinstance(rest[1], int):
+            pair = _window_columns(rest[1] + 1)
+            return pair[("open", "close").index(rest[2])] if len(rest) >= 3 and rest[2] in ("open", "close") else "/".join(pair)
+        return "open/close, open_2/close_2, …"
     if section == "pickup_points" and rest[:1] == ("cells",):
         return f"cells_{rest[1]}" if len(rest) >= 2 else "cells_*"
     if section == "demand" and rest[:1] == ("items",) and len(rest) >= 2:

@@ -103,6 +103,8 @@ MAX_MATRIX_KMH = 100_000.0
 #: Display names and the description, characters.
 MAX_NAME = 200
 MAX_DESCRIPTION = 10_000
+#: Receiving windows of one pickup point (before and after the morning peak is two).
+MAX_WINDOWS = 4
 
 #: How far, in degrees, a site of a GCJ-02 or BD-09 scenario may lie outside its converted region.
 #: The loader converts the region's corners as points, but the offset varies across a box: by up to
@@ -214,6 +216,10 @@ class Window(Record):
         return self
 
 
+def _shown(w: Window) -> str:
+    return f"{format_clock(w.open)}–{format_clock(w.close)}"
+
+
 class Region(Record):
     """Bounding box of the scenario's geography, used to catch swapped lon/lat."""
 
@@ -271,7 +277,14 @@ class PickupPoint(Record):
     lon: Lon
     lat: Lat
     kind: Literal["leader_shop", "locker"] = "leader_shop"
+    #: The receiving window; with ``windows`` given it is their span (filled in when left out).
     window: Window
+    #: Several receiving windows, sorted and apart (e.g. before and after the morning peak):
+    #: nothing is handed over between them. None: the one ``window`` (left out of dumps, so a
+    #: scenario without it keeps its digest).
+    windows: Annotated[list[Window], Field(min_length=1, max_length=MAX_WINDOWS)] | None = Field(
+        default=None, exclude_if=lambda w: w is None
+    )
     #: Lockers only: cells per zone (one crate per cell).
     cells: dict[Zone, _whole(0, MAX_CELLS)] | None = None
     #: Pin to a forward warehouse (default: chosen by the allocation).
@@ -279,6 +292,50 @@ class PickupPoint(Record):
     #: Closed tonight from this clock time (set by a re-plan's closure, or by hand): nothing is
     #: delivered there at or after it, and what it still needs is unserved as ``closed``.
     closed_from: Clock | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _span(cls, value: object) -> object:
+        """``window`` from ``windows`` when only they are written, so readers of ``window`` see the span."""
+        if not isinstance(value, dict) or value.get("windows") is None or "window" in value:
+            return value
+        try:
+            first = Window.model_validate(value["windows"][0])
+            last = Window.model_validate(value["windows"][-1])
+        except (ValidationError, TypeError, KeyError, IndexError):
+            # ``windows`` is malformed and fails on its own errors; a stand-in span keeps a second,
+            # misleading "window: field required" out of the report
+            return {**value, "window": [0, 0]}
+        return {**value, "window": [first.open, last.close]}
+
+    @field_validator("windows")
+    @classmethod
+    def _apart(cls, windows: list[Window] | None) -> list[Window] | None:
+        for i, w in enumerate(windows or ()):
+            if w.open >= w.close:
+                raise ValueError(f"window {i + 1} ({_shown(w)}) is empty; each window must open before it closes")
+            if i and w.open <= windows[i - 1].close:
+                raise ValueError(
+                    f"window {i + 1} ({_shown(w)}) does not start after window {i} ({_shown(windows[i - 1])})"
+                    " closes; list windows in time order, apart (join touching ones into one)"
+                )
+        return windows
+
+    @model_validator(mode="after")
+    def _one_span(self) -> PickupPoint:
+        if self.windows is not None and (self.window.open, self.window.close) != (
+            self.windows[0].open, self.windows[-1].close
+        ):
+            raise ValueError(
+                f"'window' ({_shown(self.window)}) is not the span of 'windows'"
+                f" ({_shown(self.windows[0])} … {_shown(self.windows[-1])}); write one of them"
+            )
+        return self
+
+    @property
+    def receiving_windows(self) -> tuple[tuple[float, float], ...]:
+        """The ``(open, close)`` windows in minutes, in time order (one unless ``windows`` is given)."""
+        return tuple((w.open, w.close) for w in (self.windows or [self.window]))
 
     @model_validator(mode="after")
     def _cells(self) -> PickupPoint:

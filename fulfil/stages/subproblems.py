@@ -194,6 +194,7 @@ def build_subproblem(night: CompiledNight, tier: int, owner: int, jobs: list[Job
         dist_m=dist, travel_s=travel_s, site=site_id, service_fixed_s=fixed_s, service_var_s=var_s,
         tw_open_s=tw_open, tw_close_s=tw_close, demand=_ints(need), capacity=_ints(room), allowed=allowed,
         deadline_s=deadline, start_s=start_s, end_max_s=end_s, **costs,
+        tw_gaps_s=_window_gaps_s(night, tier, jobs, tw_close),
         needs_vehicle=np.zeros(0, dtype=np.int64) if lead is None else np.asarray(lead, dtype=np.int64),
         lead_back_by_s=np.zeros(0, dtype=np.int64) if lead is None else np.array(
             [0 if ld < 0 else max(0, int(start_s[a]) - _seconds(night.reload_min(
@@ -202,6 +203,26 @@ def build_subproblem(night: CompiledNight, tier: int, owner: int, jobs: list[Job
     )
     return Subproblem(tier=tier, owner=owner, depot=depot, jobs=jobs, vehicles=vehicles, problem=problem,
                       cold_limits=dict(cold_limits or {}), end_min=end_min, lead=lead)
+
+
+def _window_gaps_s(night: CompiledNight, tier: int, jobs: list[Job], tw_close: np.ndarray) -> np.ndarray:
+    """int64[N+1, G, 2]: the gaps between the last-mile jobs' receiving windows, in seconds, widened
+    to whole seconds (close rounded down, reopen up, so a start the solver finds lies in a window);
+    empty when no job has more than one window."""
+    gaps = night.window_gaps[[j.site for j in jobs]] if tier == LAST_MILE and jobs else np.zeros((0, 0, 2))
+    real = np.isfinite(gaps[..., 0])
+    if not real.any():
+        return np.zeros((0, 0, 2), dtype=np.int64)
+    out = np.zeros((len(jobs) + 1, gaps.shape[1], 2), dtype=np.int64)  # (0, 0): padding
+    close = _seconds(np.where(real, gaps[..., 0], 0.0))
+    reopen = np.minimum(_seconds(np.where(real, gaps[..., 1], 0.0), up=True), tw_close[1:, None])
+    for k in range(gaps.shape[1]):  # a window shorter than a second leaves no whole second: gaps merge
+        if k:
+            close[:, k] = np.maximum(close[:, k], reopen[:, k - 1])
+        reopen[:, k] = np.maximum(reopen[:, k], close[:, k])
+    out[1:, :, 0] = np.where(real, close, 0)
+    out[1:, :, 1] = np.where(real, reopen, 0)
+    return out
 
 
 def _type_limits(night: CompiledNight, tier: int, t: int, jobs: list[Job],

@@ -2,7 +2,8 @@
 
 The solvers worked on conservative integer matrices; :func:`time_trip` re-times a trip with
 the exact traversal of each leg (earlier or equal, so windows and deadlines the solver met
-still hold), merges consecutive jobs at one site into one stop and sums what is handed over.
+still hold: an earlier arrival in a gap between windows waits for the next one, which opens no
+later than the start the solver found), merges consecutive jobs at one site into one stop and sums what is handed over.
 Used by the cold-chain repair and by the assembly of the plan.
 """
 
@@ -76,7 +77,7 @@ def time_trip(night: CompiledNight, rt: RoutedTrip) -> TimedTrip:
         else:
             crates = np.sum([j.crates for j in jobs], axis=0).astype(np.int64)
             kg = np.sum([j.kg for j in jobs], axis=0).astype(float)
-        start = max(arrival, float(night.window_open[site]))
+        start = night.service_start(site, arrival)  # waits for the window, or the next one after a gap
         departure = start + float(night.service_fixed_min[site]) + float(night.service_per_crate_min[site]) * int(
             crates.sum())
         stops.append(TimedStop(site, jobs[0].owner, arrival, start, departure, km, crates, np.asarray(kg, float),

@@ -26,7 +26,7 @@ from fulfil.scenario.schema import ZONES
 from fulfil.stages.jobs import PARTITIONS, ration_to_supply, supply_brought
 from fulfil.stages.last_mile import Routed, solve
 from fulfil.stages.subproblems import build_subproblem, fleet, trunk_wave_layouts
-from fulfil.stages.types import TRUNK, Job, RoutedTrip, Subproblem, UnservedLine
+from fulfil.stages.types import TRUNK, Job, RoutedTrip, Subproblem
 
 if TYPE_CHECKING:
     from fulfil.executor import Executor

@@ -41,9 +41,9 @@ def nearest_neighbour(problem: RoutingProblem) -> RoutingSolution:
                 fixed = p.service_fixed_s[cur] if (cur == 0 or p.site[cur] != p.site[j]) else 0
                 leave = t + (fixed + p.service_var_s[cur] if cur != 0 else 0)
                 arrive = leave + int(p.travel_s[cur, j])
-                if arrive > p.tw_close_s[j] or arrive > p.deadline_s[v, j]:
+                start = p.service_start_s(int(j), int(arrive))  # waits for a window, the next after a gap
+                if start > p.tw_close_s[j] or start > p.deadline_s[v, j]:
                     continue
-                start = max(arrive, int(p.tw_open_s[j]))
                 back = start + int(p.service_fixed_s[j] + p.service_var_s[j] + p.travel_s[j, 0])
                 if back > p.end_max_s[v]:
                     continue

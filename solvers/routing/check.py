@@ -10,7 +10,8 @@ objective exactly as documented in :class:`RoutingProblem`:
 * each job at most once, ``dropped`` = the complement, no mandatory job dropped;
 * ``allowed[v, j]`` for every served job;
 * load per capacity dimension ``<= capacity[v, d]``;
-* service start ``<= tw_close_s[j]`` and ``<= deadline_s[v, j]``;
+* service start ``<= tw_close_s[j]`` and ``<= deadline_s[v, j]``; a vehicle arriving in a gap between
+  a job's windows (``tw_gaps_s``) waits for the next one, so its service starts inside a window;
 * return to the depot ``<= end_max_s[v]``;
 * a vehicle with ``needs_vehicle[v] >= 0`` used only together with that vehicle, which is then back
   by ``lead_back_by_s[v]`` when that is given;
@@ -114,12 +115,14 @@ def check_routes(problem: RoutingProblem, routes) -> RouteCheck:
         t, prev = int(p.start_s[v]), 0
         arr = np.zeros(r.size, dtype=np.int64)
         for k, j in enumerate(r.tolist()):
-            t = max(t + int(transit[prev, j]), int(p.tw_open_s[j]))
+            came = t + int(transit[prev, j])
+            t = p.service_start_s(j, came)
             arr[k] = t
+            waited = f" (arrived at {came}, in a gap between its windows)" if t > max(came, int(p.tw_open_s[j])) else ""
             if t > int(p.tw_close_s[j]):
                 fail(f"vehicle {v}: job {j} served at {t} after its window closes at {int(p.tw_close_s[j])}")
             if t > int(p.deadline_s[v, j]):
-                fail(f"vehicle {v}: job {j} served at {t} after its deadline {int(p.deadline_s[v, j])}")
+                fail(f"vehicle {v}: job {j} served at {t}{waited} after its deadline {int(p.deadline_s[v, j])}")
             prev = j
         t += int(transit[prev, 0])
         end_s[v] = t

@@ -13,7 +13,8 @@ Model summary
 * Dimension ``"time"``: transit = variable service + fixed service when the
   next node is at another site + travel; waiting (slack) allowed up to the
   horizon; start cumul fixed to ``start_s[v]``, end cumul ``<= end_max_s[v]``;
-  job cumul in ``[tw_open_s, tw_close_s]``; span cost
+  job cumul in ``[tw_open_s, tw_close_s]`` less the gaps between its windows
+  (``tw_gaps_s``, removed from the cumul's domain); span cost
   ``round(cost_per_s[v])`` per vehicle.
 * Per-vehicle deadlines: folded into the cumul upper bound when every
   compatible vehicle has the same deadline, otherwise a constraint
@@ -293,6 +294,9 @@ def build_model(
         latest = np.minimum(p.deadline_s[vehicles, j].astype(np.int64), close)
         cumul = time_dim.CumulVar(index)
         cumul.SetRange(int(p.tw_open_s[j]), int(latest.max()))
+        for a, b in p.gaps(j):  # no service strictly inside a gap between windows: wait for the next
+            if b - a >= 2 and a + 1 <= int(latest.max()):
+                cumul.RemoveInterval(a + 1, b - 1)
         windows.append((int(index), int(p.tw_open_s[j]), int(latest.max())))
         if latest.min() != latest.max():
             # Vehicle-dependent deadline: Element over [H] + per-vehicle

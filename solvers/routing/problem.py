@@ -155,6 +155,11 @@ class RoutingProblem:
     #: must be back at its end by ``lead_back_by_s[v]`` (a later wave leaves after the first is back
     #: and reloaded; unused, the first may run to its own ``end_max_s``); empty = no such condition.
     lead_back_by_s: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    #: Optional int64[N+1, G, 2]: gaps between a job's arrival windows, ``(a, b)``: service may start
+    #: at ``a`` or earlier, or at ``b`` or later, never strictly between (a vehicle arriving in a gap
+    #: waits for ``b``). Rows with ``a == b`` are padding; gaps lie inside ``[tw_open_s, tw_close_s]``,
+    #: in time order; the depot row is ignored; empty = one window per job.
+    tw_gaps_s: np.ndarray = field(default_factory=lambda: np.zeros((0, 0, 2), dtype=np.int64))
 
     def __post_init__(self) -> None:
         for f in fields(self):
@@ -182,6 +187,21 @@ class RoutingProblem:
         return int(self.capacity.shape[1])
 
     # ------------------------------------------------------------ derived data
+    def gaps(self, j: int) -> list[tuple[int, int]]:
+        """The gaps ``(a, b)`` between job ``j``'s windows (padding left out); empty with one window."""
+        if not self.tw_gaps_s.size:
+            return []
+        return [(int(a), int(b)) for a, b in self.tw_gaps_s[j] if a < b]
+
+    def service_start_s(self, j: int, arrival_s: int) -> int:
+        """Earliest service start at job ``j`` for a vehicle arriving at ``arrival_s``: the window's
+        open when early, the next window's open when it arrives in a gap (lateness is not checked)."""
+        start = max(int(arrival_s), int(self.tw_open_s[j]))
+        for a, b in self.gaps(j):
+            if a < start < b:
+                return b
+        return start
+
     def transit_time_s(self) -> np.ndarray:
         """Time-dimension transit matrix.
 
@@ -331,6 +351,7 @@ class RoutingProblem:
                     f"tw_open_s/tw_close_s: job {j} opens at "
                     f"{int(self.tw_open_s[j])} after it closes at {int(self.tw_close_s[j])}"
                 )
+        self._validate_gaps()
         if d and np.any(self.demand[0] != 0):
             raise ValueError("demand: the depot row (index 0) must be all zeros")
 
@@ -341,6 +362,26 @@ class RoutingProblem:
                 f"end_max_s: vehicle {k} must return at {int(self.end_max_s[k])}, "
                 f"before its departure start_s={int(self.start_s[k])}"
             )
+
+    def _validate_gaps(self) -> None:
+        g = self.tw_gaps_s
+        if not g.size:
+            return
+        if g.dtype.kind not in "iu" or g.ndim != 3 or g.shape[0] != self.n_nodes or g.shape[2] != 2:
+            raise ValueError(f"tw_gaps_s: expected empty or integers of shape (N+1, G, 2), got {g.dtype} {g.shape}")
+        for j in range(1, self.n_nodes):
+            prev = int(self.tw_open_s[j])
+            for k, (a, b) in enumerate(g[j].tolist()):
+                if a > b:
+                    raise ValueError(f"tw_gaps_s: job {j} gap {k} ends at {b} before it starts at {a}")
+                if a == b:
+                    continue
+                if a < prev or b > int(self.tw_close_s[j]):
+                    raise ValueError(
+                        f"tw_gaps_s: job {j} gap {k} ({a}, {b}) overlaps an earlier gap or lies outside "
+                        f"its window [{int(self.tw_open_s[j])}, {int(self.tw_close_s[j])}]"
+                    )
+                prev = b
 
 
 @dataclass(eq=False)

@@ -33,6 +33,12 @@ Translation
   jobs with that set, capacity ``N`` for the vehicles in it, 0 for the
   others), up to :data:`MAX_ALLOWED_PATTERNS` sets.
 * Optional jobs (``penalty >= 0``): ``required=False``, ``prize = penalty``.
+* Several windows (``tw_gaps_s``): one client per window that the job's latest
+  start leaves, all at the job's location, in a mutually exclusive
+  :class:`pyvrp.ClientGroup` (required unless the job is optional; each
+  member optional with the job's prize). A vehicle arriving in a gap can only
+  serve the next window's client, waiting for it to open: the same start as
+  the documented model.
 
 Not expressible (then only OR-Tools runs): vehicle-dependent deadlines for
 a job, vehicles used only together with another (``needs_vehicle``), more than :data:`MAX_ALLOWED_PATTERNS` allowed-vehicle sets not
@@ -144,7 +150,7 @@ class Translation:
     """A :class:`pyvrp.ProblemData` plus the index maps back to the problem."""
 
     data: object
-    jobs: np.ndarray                # client k <-> job jobs[k]
+    jobs: np.ndarray                # client k <-> job jobs[k] (a job with several windows: several clients)
     type_vehicles: list[list[int]]  # vehicle type t <-> problem vehicles
 
 
@@ -156,7 +162,7 @@ def translate(problem: RoutingProblem, jobs: np.ndarray | None = None) -> Transl
     ValueError
         When the problem is not expressible (see :func:`expressible`).
     """
-    from pyvrp import Client, Depot, Location, ProblemData, VehicleType
+    from pyvrp import Client, ClientGroup, Depot, Location, ProblemData, VehicleType
 
     p = problem
     reason, dims, pat, job_latest = _analyse(p)
@@ -170,14 +176,20 @@ def translate(problem: RoutingProblem, jobs: np.ndarray | None = None) -> Transl
 
     locations = [Location(0, 0) for _ in range(nodes.size)]
     depots = [Depot(0)]
-    clients = []
+    clients, client_job, client_groups = [], [], []
     for k, j in enumerate(jobs.tolist()):
         load = [int(p.demand[j, d]) for d in dims] + [int(pattern_of[j] == e) for e in range(n_extra)]
         pen = int(p.penalty[j])
-        kw = dict(delivery=load, tw_early=int(p.tw_open_s[j]), tw_late=int(job_latest[j]))
-        if pen >= 0:
-            kw.update(required=False, prize=pen)
-        clients.append(Client(k + 1, **kw))
+        spans = _windows(p, j, int(job_latest[j]))
+        kw = dict(delivery=load)
+        if pen >= 0 or len(spans) > 1:
+            kw.update(required=False, prize=max(pen, 0))
+        if len(spans) > 1:
+            kw.update(group=len(client_groups))
+            client_groups.append(ClientGroup(list(range(len(clients), len(clients) + len(spans))), required=pen < 0))
+        for early, late in spans:
+            clients.append(Client(k + 1, tw_early=early, tw_late=late, **kw))
+            client_job.append(j)
 
     rates = sorted(set(np.asarray(p.cost_per_m, dtype=np.float64).tolist()))
     span = _round_half_up(p.cost_per_s)
@@ -202,8 +214,17 @@ def translate(problem: RoutingProblem, jobs: np.ndarray | None = None) -> Transl
         m = np.ascontiguousarray(_round_half_up(dist * rate))
         np.fill_diagonal(m, 0)
         dmats.append(m)
-    data = ProblemData(locations, clients, depots, vtypes, dmats, [duration] * len(rates))
-    return Translation(data=data, jobs=jobs, type_vehicles=list(groups.values()))
+    data = ProblemData(locations, clients, depots, vtypes, dmats, [duration] * len(rates),
+                       groups=client_groups)
+    return Translation(data=data, jobs=np.array(client_job, dtype=np.int64), type_vehicles=list(groups.values()))
+
+
+def _windows(p: RoutingProblem, j: int, latest: int) -> list[tuple[int, int]]:
+    """Job ``j``'s windows ``(early, late)`` as service-start ranges, cut at its ``latest`` start
+    (the first is kept, possibly empty, so a job no vehicle can reach in time stays one client)."""
+    bounds = [int(p.tw_open_s[j]), *(t for gap in p.gaps(j) for t in gap), latest]
+    spans = [(bounds[i], min(bounds[i + 1], latest)) for i in range(0, len(bounds) - 1, 2)]
+    return [w for n, w in enumerate(spans) if n == 0 or w[0] <= w[1]]
 
 
 @dataclass

@@ -423,3 +423,21 @@ def test_more_trips_than_max_trips_is_named(small):
     moved["id"] = f"{a['id']}.{len(a['trips']) + 1}"
     a["trips"].append(moved)
     assert "too_many_trips" in causes(check_plan(one, p))
+
+
+def test_service_start_between_windows_is_named(small):
+    """A stop's pickup point given two windows with a gap around the stop's reported start (the
+    scenario edited, not the plan): the start lies between the windows, `between_windows`."""
+    from fulfil.scenario import Scenario
+
+    s, p = small
+    pps = {pp.id: pp for pp in s.pickup_points}
+    st = next(st for t in lm_duty(p)["trips"] for st in t["stops"]
+              if pps[st["location"]].window.open + 20 < st["start"] < pps[st["location"]].window.close - 20)
+    w = pps[st["location"]].window
+    two = [[w.open, st["start"] - 10], [st["start"] + 10, w.close]]
+    edited = Scenario.model_validate({**s.model_dump(), "pickup_points": [
+        {**pp.model_dump(), "windows": two} if pp.id == st["location"] else pp.model_dump()
+        for pp in s.pickup_points]})
+    assert "between_windows" not in causes(check_plan(s, p))
+    assert "between_windows" in causes(check_plan(edited, p))

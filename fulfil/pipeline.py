@@ -110,6 +110,8 @@ def _plan(scenario: Scenario | CompiledNight, params: PlanParams, source: str, e
     from fulfil.stages.cold_repair import repair_cold_chain
     from fulfil.stages.jobs import last_mile_jobs
     from fulfil.stages.last_mile import route_last_mile
+    from fulfil.stages.release import release_pass
+    from fulfil.units import format_clock
     from fulfil.stages.subproblems import last_mile_subproblems
     from fulfil.stages.trip_work import TripWork
     from fulfil.stages.trunk import route_trunk
@@ -143,10 +145,29 @@ def _plan(scenario: Scenario | CompiledNight, params: PlanParams, source: str, e
     clock.lap("trunk_s")
     clock.stats["routing_s"] = sum(clock.stats.get(k, 0.0) for k in ("last_mile_s", "cold_chain_s", "trunk_s"))
 
+    released = None
+    if not interrupted:  # a warehouse the trunk could not supply by its dispatch: wait for the goods?
+        released = release_pass(night, alloc.assign, jobs_by_fw, last_mile, routed, params, lm_budget,
+                                trunk_budget, ex)
+        if released is not None:
+            clock.lap("release_s")
+            clock.stats["routing_s"] += clock.stats["release_s"]
+
     stats = dict(clock.stats)
     trips = chain_trips(night, routed.trips, work)  # several waves a vehicle, its fixed cost paid once
     plan = assemble_plan(night, trips, alloc.unserved + unserved + routed.unserved, alloc.assign, params,
                          interrupted, stats, work)
+    if released is not None and not released.routed.interrupted:
+        later = assemble_plan(released.night, chain_trips(released.night, released.routed.trips, released.work),
+                              alloc.unserved + unserved + released.routed.unserved, alloc.assign, params,
+                              False, stats, released.work)
+        # kept when it serves more, or as much for less
+        if (later.kpis.units_unserved, later.kpis.cost) < (plan.kpis.units_unserved, plan.kpis.cost):
+            log.info("goods released by the trunk: the last mile of %s leaves then; %d more units served, "
+                     "cost %+.2f RMB", ", ".join(f"{night.net.forward_ids[f]} at {format_clock(t)}"
+                                                 for f, t in sorted(released.departures.items())),
+                     plan.kpis.units_unserved - later.kpis.units_unserved, later.kpis.cost - plan.kpis.cost)
+            plan = later
     clock.lap("assembly_s")
     stats["assembly_s"] = clock.stats["assembly_s"]
     stats["total_s"] = time.perf_counter() - clock.t0

@@ -834,6 +834,4 @@ def cross_check(
     pol = s.policies
     if pol.trunk_departure > pol.trunk_receiving.close:
         problems.append(("policies.trunk_departure", "trunk trucks would leave after the receiving window closes"))
-    if pol.trunk_receiving.close > pol.last_mile_dispatch:
-        problems.append(("policies.trunk_receiving", "closes after last-mile dispatch; goods would leave before they arrive"))
     return problems

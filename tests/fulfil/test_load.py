@@ -110,9 +110,6 @@ EXPECTED: dict[str, list[str]] = {
         "last_mile_vehicle_at_central_warehouse.toml: vehicle_types[1].home:"
         " last-mile vehicles need a forward warehouse home",
     ],
-    "policy_receiving_after_dispatch.toml": [
-        "policy_receiving_after_dispatch.toml: policies.trunk_receiving: closes after last-mile dispatch"
-    ],
     # CSV tables
     "missing_csv_table.toml": [
         "missing_csv_table.toml: pickup_points_csv: CSV file 'missing_csv_table_pickup_points.csv' not found"

@@ -40,6 +40,7 @@ __all__ = [
     "travel_seconds_array",
     "TravelClock",
     "conservative_time_matrix_s",
+    "window_time_matrix_s",
     "read_matrix_csv",
 ]
 
@@ -171,6 +172,69 @@ def _travel_many(free_s, depart_s, factors, day_capacity):
     out = np.empty(free_s.shape[0], dtype=np.float64)
     for i in range(free_s.shape[0]):
         out[i] = _travel_from(free_s[i], hour, span, factors, day_capacity)
+    return out
+
+
+@njit(cache=True)
+def _latest_departure(free_s, arrive_s, factors, day_capacity):
+    """Departure that arrives exactly at ``arrive_s`` (the arrival function is strictly increasing)."""
+    if not (free_s > 0.0):
+        return arrive_s
+    rem = free_s
+    h = math.ceil(arrive_s / _HOUR_S) - 1.0  # the hour just before the arrival instant
+    fac = factors[(int(h) % 24 + 24) % 24]
+    cap = (arrive_s - h * _HOUR_S) * fac
+    if rem <= cap:
+        return arrive_s - rem / fac
+    rem -= cap
+    t = h * _HOUR_S
+    n_days = math.floor(rem / day_capacity) - 1.0
+    if n_days >= 1.0:
+        rem -= n_days * day_capacity
+        t -= n_days * 86400.0
+    while True:
+        h = t / _HOUR_S - 1.0
+        fac = factors[(int(h) % 24 + 24) % 24]
+        cap = _HOUR_S * fac
+        if rem <= cap:
+            return t - rem / fac
+        rem -= cap
+        t -= _HOUR_S
+
+
+@njit(cache=True)
+def _slowest_departure(free_s, lo, hi, factors, day_capacity):
+    """Largest traversal time of departures in ``[lo, hi]`` (``T(lo)`` when ``hi < lo``).
+
+    The arrival time is piecewise linear in the departure time, with breaks where the
+    departure or the arrival crosses an hour, so the largest traversal is at ``lo``, ``hi``
+    or one of those breaks; the profile repeats daily, so one day of departures covers all.
+    """
+    t_lo = _travel_one(free_s, lo, factors, day_capacity)
+    if not (hi > lo) or not (free_s > 0.0):
+        return t_lo
+    hi = min(hi, lo + 86400.0)
+    t_hi = _travel_one(free_s, hi, factors, day_capacity)
+    best = max(t_lo, t_hi)
+    k = math.floor(lo / _HOUR_S) + 1.0
+    while k * _HOUR_S < hi:
+        best = max(best, _travel_one(free_s, k * _HOUR_S, factors, day_capacity))
+        k += 1.0
+    k = math.floor((lo + t_lo) / _HOUR_S) + 1.0
+    while k * _HOUR_S < hi + t_hi:
+        best = max(best, k * _HOUR_S - _latest_departure(free_s, k * _HOUR_S, factors, day_capacity))
+        k += 1.0
+    return best
+
+
+@njit(cache=True)
+def _window_bound_matrix(free_s, dep_lo, dep_hi, arr_hi, factors, day_capacity):
+    out = np.empty(free_s.shape, dtype=np.float64)
+    for i in range(free_s.shape[0]):
+        for j in range(free_s.shape[1]):
+            f = free_s[i, j]
+            hi = min(dep_hi[i], _latest_departure(f, arr_hi[j], factors, day_capacity))
+            out[i, j] = _slowest_departure(f, dep_lo[i], hi, factors, day_capacity)
     return out
 
 
@@ -434,6 +498,52 @@ def conservative_time_matrix_s(
     if bound.size and bound.max() >= 2.0**62:
         raise ValueError("conservative travel time does not fit in int64")
     return bound.astype(np.int64)
+
+
+def window_time_matrix_s(
+    free_s: object, hourly_factors: object, depart_from_s: object, depart_to_s: object, arrive_by_s: object
+) -> np.ndarray:
+    """Slowest time-dependent traversal of every arc over the departures that can happen on it.
+
+    Parameters
+    ----------
+    free_s : array_like, shape (A, B)
+        Free-flow seconds, finite and ``>= 0``.
+    hourly_factors : array_like, shape (24,)
+        Speed factor per clock hour.
+    depart_from_s, depart_to_s : array_like, shape (A,)
+        Earliest and latest departure from each origin, clock seconds.
+    arrive_by_s : array_like, shape (B,)
+        Latest arrival at each destination, clock seconds.
+
+    Returns
+    -------
+    ndarray of float64, shape (A, B)
+        ``out[i, j]`` = the largest exact traversal time of arc ``(i, j)`` over the departures
+        ``d`` in ``[depart_from_s[i], depart_to_s[i]]`` that arrive by ``arrive_by_s[j]``
+        (the traversal at ``depart_from_s[i]`` when none does).
+
+    Notes
+    -----
+    A schedule that prices the arc at ``out[i, j]`` (or more) and requires
+    ``d + out[i, j] <= arrive_by_s[j]`` for a departure ``d`` in the origin's interval never
+    underestimates: a departure whose exact traversal is longer arrives after ``arrive_by_s[j]``
+    and is excluded by the same requirement.  Unlike :func:`conservative_time_matrix_s`, which
+    takes the slowest hour of one common window, each arc sees only its own departures, so a
+    trip that must be over before the morning peak is priced at night speeds.
+    """
+    fac = _check_hourly(hourly_factors)
+    f = _check_free(free_s, allow_inf=False)
+    if f.ndim != 2:
+        raise ValueError(f"free_s must be 2-d, got shape {f.shape}")
+    lo, hi, arr = (np.ascontiguousarray(np.asarray(x, dtype=np.float64)) for x in (depart_from_s, depart_to_s,
+                                                                                    arrive_by_s))
+    if lo.shape != (f.shape[0],) or hi.shape != (f.shape[0],) or arr.shape != (f.shape[1],):
+        raise ValueError(f"need depart_from_s and depart_to_s of shape ({f.shape[0]},) and arrive_by_s of shape "
+                         f"({f.shape[1]},), got {lo.shape}, {hi.shape} and {arr.shape}")
+    if not (np.isfinite(lo).all() and np.isfinite(hi).all() and np.isfinite(arr).all()):
+        raise ValueError("departure and arrival times must be finite")
+    return _window_bound_matrix(f, lo, hi, arr, fac, float(fac.sum()) * _HOUR_S)
 
 
 def read_matrix_csv(

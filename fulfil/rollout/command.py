@@ -128,6 +128,8 @@ def write_outputs(res: RolloutResult, out: Path) -> str:
         text += ["", f"Variants side by side (* = paired difference from '{base}' significant: bootstrap 95% CI "
                      "excludes 0 and Wilcoxon p < 0.05):",
                  o.variants_table(res.aggregate, res.comparison, res.variants)]
+        text += ["", f"What changed against '{base}' (mean per day over the days both simulated):",
+                 *o.change_lines(res.results, base)]
         lines = o.significant_lines(res.comparison)
         text += ["", "Significant differences (mean of the per-day differences, variant − baseline):"]
         text += lines or ["  none"]

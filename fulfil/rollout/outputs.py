@@ -118,6 +118,30 @@ def variants_table(agg: list[dict[str, Any]], comp: list[dict[str, Any]], varian
     return table(["phase", "variant", *[s for _, s in SHOWN]], rows, align="l" * (2 + len(SHOWN)))
 
 
+def change_lines(results: list[dict[str, Any]], baseline: str) -> list[str]:
+    """What each variant changed against ``baseline``, phase by phase, over the days both simulated:
+    on how many days the routes differ, and the mean change per day in driving, in the part of it
+    lost to traffic (a variant driving in faster hours saves there), in vehicles and in cost."""
+    by = {(r["variant"], r["phase"], r["day"]): r for r in results}
+    variants = list(dict.fromkeys(r["variant"] for r in results if r["variant"] != baseline))
+    out = []
+    for p in PHASES:
+        for v in variants:
+            days = sorted(d for (v2, p2, d) in by if v2 == v and p2 == p and (baseline, p, d) in by)
+            if not days:
+                continue
+            pairs = [(by[(v, p, d)], by[(baseline, p, d)]) for d in days]
+
+            def mean(key: str, pairs: list = pairs) -> float:
+                return float(np.mean([a[key] - b[key] for a, b in pairs]))
+
+            differ = sum(a["routes"] != b["routes"] for a, b in pairs)
+            out.append(f"  {p:<11s} {v} − {baseline}: routes differ on {differ}/{len(days)} days; driving "
+                       f"{mean('driving_h'):+.2f} h/day, of which lost to traffic {mean('traffic_h'):+.2f} h/day; "
+                       f"vehicles {mean('vehicles'):+.2f}; cost {mean('cost_total'):+,.0f} RMB/day")
+    return out
+
+
 def significant_lines(comp: list[dict[str, Any]]) -> list[str]:
     out = []
     for c in comp:

@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from fulfil.night import CompiledNight
 from fulfil.stages.types import RoutedTrip, Subproblem, UnservedLine
 
@@ -94,7 +96,15 @@ def collect(night: CompiledNight, sp: Subproblem, sol: Any) -> tuple[list[Routed
 
 def route_last_mile(night: CompiledNight, subs: list[Subproblem], params: PlanParams, budget_s: float | None,
                     executor: Executor) -> Routed:
-    sols, interrupted = solve(subs, params, budget_s, "last mile", executor)
+    """Solve every subproblem, then once more with each stop's window pinned near its exact time and
+    the arcs priced for those hours (:func:`~fulfil.stages.subproblems.retimed_subproblem`); of the
+    two solutions of a warehouse, the one cheaper when both are timed exactly is kept.  A wall
+    budget is shared: :data:`RETIME_SHARE` of it goes to the second solve."""
+    first = None if budget_s is None else budget_s * (1.0 - RETIME_SHARE)
+    sols, interrupted = solve(subs, params, first, "last mile", executor)
+    if not interrupted:
+        sols, interrupted = _retime(night, subs, sols, params, None if budget_s is None else budget_s - first,
+                                    executor)
     out = Routed([], [], interrupted)
     for i, sp in enumerate(subs):
         trips, unserved = collect(night, sp, sols.get(i))
@@ -103,4 +113,69 @@ def route_last_mile(night: CompiledNight, subs: list[Subproblem], params: PlanPa
     return out
 
 
-__all__ = ["Routed", "collect", "route_last_mile", "routing_params", "run_budgets", "solve", "stage_run_budgets"]
+#: Share of the last-mile stage's wall budget that goes to the re-solve at exact times.
+RETIME_SHARE = 0.4
+
+
+def _retime(night: CompiledNight, subs: list[Subproblem], sols: dict[int, Any], params: PlanParams,
+            budget_s: float | None, executor: Executor) -> tuple[dict[int, Any], bool]:
+    """``sols`` with each subproblem's solution replaced by the re-solve of its re-timed problem where
+    that is cheaper at exact times.  ``subs`` keeps the first problems: the re-solve's windows are
+    narrower, so its solution fits them too (the cold-chain repair rebuilds from the jobs anyway)."""
+    from fulfil.stages.subproblems import retimed_subproblem
+
+    idx = [i for i, sp in enumerate(subs) if i in sols and any(len(r) for r in sols[i].routes)]
+    again = [retimed_subproblem(night, subs[i], _service_starts(night, subs[i], sols[i])) for i in idx]
+    if not again:
+        return sols, False
+    new, interrupted = solve(again, params, budget_s, "last mile at exact times", executor)
+    out = dict(sols)
+    for n, i in enumerate(idx):
+        if n in new and exact_cost(night, subs[i], new[n]) < exact_cost(night, subs[i], sols[i]):
+            out[i] = new[n]
+    return out, interrupted
+
+
+def _timed_routes(night: CompiledNight, sp: Subproblem, sol: Any) -> list[tuple[int, Any, list[float]]]:
+    """``(routing vehicle, exactly timed trip, service start of each job on it)`` of every used route."""
+    from fulfil.stages.timing import time_trip
+
+    out = []
+    for a, r in enumerate(sol.routes):
+        if not len(r):
+            continue
+        t, k = sp.vehicles[a]
+        jobs = [sp.jobs[int(n) - 1] for n in r]
+        tt = time_trip(night, RoutedTrip(sp.tier, t, k, sp.depot, float(sp.problem.start_s[a]) / 60.0, jobs))
+        starts: list[float] = []
+        g = -1
+        for n, j in enumerate(jobs):  # time_trip merges consecutive jobs at one site into one stop
+            g += n == 0 or j.site != jobs[n - 1].site
+            starts.append(tt.stops[g].start)
+        out.append((a, tt, starts))
+    return out
+
+
+def _service_starts(night: CompiledNight, sp: Subproblem, sol: Any) -> dict[int, float]:
+    """Job number → exact service start (clock minutes) of every job ``sol`` serves."""
+    return {int(n): s for a, _, starts in _timed_routes(night, sp, sol) for n, s in zip(sol.routes[a], starts,
+                                                                                            strict=True)}
+
+
+def exact_cost(night: CompiledNight, sp: Subproblem, sol: Any) -> float:
+    """The objective of ``sol`` in ``sp``'s cost units with every trip timed exactly: fixed costs,
+    metres, route seconds, the arrival (spoilage) cost and the penalties of dropped jobs."""
+    pr = sp.problem
+    cost = float(pr.penalty[np.asarray(sol.dropped, dtype=np.int64)].sum())
+    t0 = float(pr.start_s.min())
+    for a, tt, starts in _timed_routes(night, sp, sol):
+        r = np.asarray(sol.routes[a], dtype=np.int64)
+        path = np.concatenate([[0], r, [0]])
+        cost += float(pr.fixed_cost[a]) + float(pr.dist_m[path[:-1], path[1:]].sum()) * float(pr.cost_per_m[a])
+        cost += (tt.ret - tt.departure) * 60.0 * float(pr.cost_per_s[a])
+        if pr.arrival_cost_per_s.size:
+            cost += float((pr.arrival_cost_per_s[r] * (np.asarray(starts) * 60.0 - t0)).sum())
+    return cost
+
+
+__all__ = ["Routed", "collect", "exact_cost", "route_last_mile", "routing_params", "run_budgets", "solve", "stage_run_budgets"]

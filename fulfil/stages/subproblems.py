@@ -1,20 +1,22 @@
 """Stage 3: routing problems as arrays (depot = node 0, jobs 1..N) for :mod:`solvers.routing`.
 
-Travel times are conservative (the slowest hourly speed between dispatch and shift end,
-:func:`fulfil.feasibility.conservative_minutes`) so every window the solver meets still
-holds when :mod:`.assemble` re-times the trips exactly.  The promise, the insulated-box
-limit and the thermal model's proxy limits become per-vehicle deadlines.
+Travel times depend on when an arc can be driven: each arc is priced at its slowest exact
+time-dependent traversal over the departures the problem allows on it (:func:`arc_travel_s`),
+so every window the solver meets still holds when :mod:`.assemble` re-times the trips exactly,
+and a trip that must be over before the morning peak is priced at night speeds
+(docs/travel_time.md).  The promise, the insulated-box limit and the thermal model's proxy
+limits become per-vehicle deadlines.
 """
 
 from __future__ import annotations
 
 import itertools
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from fulfil.feasibility import conservative_minutes, on_shift
+from fulfil.feasibility import on_shift
 from fulfil.network import Z
 from fulfil.night import CompiledNight
 from fulfil.stages.jobs import priority_per_crate, weighted_crates
@@ -25,6 +27,9 @@ from fulfil.units import BIG_TIME_S, COST_SCALE
 SETPOINT_C = {0: -20.0, 1: 2.0}
 #: Assumed stop rate of the synthetic route behind a thermal proxy limit (stops per hour).
 PROXY_STOPS_PER_HOUR = 5.0
+#: How far a re-solve may move a stop from the service start a first solve found, minutes
+#: (:func:`retimed_subproblem`): wide enough to reorder a trip, narrow enough to price its hour.
+RETIME_SLACK_MIN = 30.0
 #: Shortest wave of a vehicle's night worth planning, minutes on the road (its reload excluded).
 MIN_WAVE_MIN = 45.0
 
@@ -125,16 +130,8 @@ def build_subproblem(night: CompiledNight, tier: int, owner: int, jobs: list[Job
     uniq, inv = np.unique(sites, return_inverse=True)
     dist_u = travel.distance_m(uniq, uniq)
     tvec = np.array([a for a, _ in vehicles], dtype=np.int64)
-    t_from = float(start_min.min()) if V else 0.0
-    t_to = float(v.shift_close[tvec].max()) if V else 1.0
-    if tier == TRUNK and N:  # every trunk leg leaves by the last unloading's end: the rush after it never applies
-        unload = max(float(night.service_fixed_min[j.site] + night.service_per_crate_min[j.site] * j.crates.sum())
-                     for j in jobs)
-        t_to = min(t_to, max(float(night.window_close[j.site]) for j in jobs) + unload)
     profiles = sorted({v.profile[t] for t in tvec}) or [night.default_profile]
-    minutes_u = conservative_minutes(travel, uniq, uniq, profiles, t_from, max(t_to, t_from + 1), dist_m=dist_u)
     dist = _ints(dist_u[np.ix_(inv, inv)])
-    travel_s = _seconds(minutes_u[np.ix_(inv, inv)], up=True)
 
     site_id = np.concatenate([[-1], inv[1:]]).astype(np.int64)
     fixed_s = np.zeros(N + 1, dtype=np.int64)
@@ -188,6 +185,8 @@ def build_subproblem(night: CompiledNight, tier: int, owner: int, jobs: list[Job
         allowed[a, 1:] = allow_row & np.all(need[1:] <= room[a], axis=1) & ~never[1:]
         if lim_idx.size:
             deadline[a, lim_idx] = np.minimum(np.floor(start_s[a] + lim_min * 60), BIG_TIME_S).astype(np.int64)
+    travel_s = arc_travel_s(night, uniq, inv, dist_u, profiles, start_s, end_s, tw_open, tw_close, fixed_s + var_s,
+                            allowed, deadline)
     costs = _scaled_costs(night, tier, vehicles, jobs, penalty_rmb, float(dist.max(initial=0)),
                           float(end_s.max(initial=0)), lead)
     problem = RoutingProblem(
@@ -223,6 +222,93 @@ def _window_gaps_s(night: CompiledNight, tier: int, jobs: list[Job], tw_close: n
     out[1:, :, 0] = np.where(real, close, 0)
     out[1:, :, 1] = np.where(real, reopen, 0)
     return out
+
+
+def arc_travel_s(night: CompiledNight, uniq: np.ndarray, inv: np.ndarray, dist_u: np.ndarray, profiles: list[str],
+                 start_s: np.ndarray, end_s: np.ndarray, tw_open: np.ndarray, tw_close: np.ndarray,
+                 leave_s: np.ndarray, allowed: np.ndarray, deadline: np.ndarray) -> np.ndarray:
+    """Travel seconds of every arc of the routing problem: the slowest exact time-dependent traversal
+    over the departures the problem allows on that arc (:func:`geo.matrices.window_time_matrix_s`).
+
+    A job is left between its window's opening (or the first vehicle's departure) plus its service
+    and its latest arrival plus its service; the depot at one of the vehicles' departures; an arc
+    must arrive by the latest time its head can be reached (window, the promise or the thermal
+    limit of the vehicles allowed there, their shift).  Each arc is priced at the slowest of those
+    departures, so a trip that must be over before the morning peak sees night speeds, while every
+    time the engine meets still holds when :mod:`.timing` re-times the trip exactly (a departure
+    slower than the price arrives too late, which the engine refuses anyway).
+    """
+    from geo.matrices import window_time_matrix_s
+
+    n = len(inv)
+    if not len(start_s):  # no vehicle: no arc is used
+        return np.zeros((n, n), dtype=np.int64)
+    usable = allowed.copy()
+    usable[:, 0] = True
+    latest = np.minimum(tw_close, np.where(usable, deadline, 0).max(axis=0)).astype(np.float64)
+    latest = np.minimum(latest, np.where(usable, end_s[:, None], 0).max(axis=0))
+    latest[0] = float(end_s.max())
+    earliest = np.maximum(tw_open, start_s.min()).astype(np.float64)
+    lo = earliest + leave_s
+    hi = np.maximum(latest, earliest) + leave_s
+    starts = np.unique(start_s).astype(np.float64)
+    k = len(starts)
+    out = np.zeros((n, n))
+    for prof in profiles:
+        free = night.travel.free_flow_s(uniq, uniq, prof, dist_u)[np.ix_(inv, inv)]
+        rows = np.concatenate([np.repeat(free[:1], k, axis=0), free[1:]])
+        t = window_time_matrix_s(rows, night.travel.hourly_factors(prof), np.concatenate([starts, lo[1:]]),
+                                 np.concatenate([starts, hi[1:]]), latest)
+        # the depot row: the slowest of the vehicles' departures that arrive in time (the first's if none does)
+        fits = starts[:, None] + t[:k] <= latest[None, :]
+        depot = np.where(fits.any(axis=0), np.where(fits, t[:k], -np.inf).max(axis=0), t[0])
+        np.maximum(out, np.concatenate([depot[None, :], t[k:]]), out=out)
+    return _seconds(out / 60.0, up=True)
+
+
+def retimed_subproblem(night: CompiledNight, sp: Subproblem, start_min: dict[int, float]) -> Subproblem:
+    """``sp`` with windows narrowed around the exact service starts of a first solve (``start_min``: job
+    number → clock minutes) and every arc priced again (:func:`arc_travel_s`) for the departures the
+    narrowed windows allow.
+
+    One matrix serves all vehicles and waves, so an arc the first wave may drive in the peak and a
+    later wave after it is priced at the peak.  A stop served in faster hours than the slowest of its
+    window is pinned to within :data:`RETIME_SLACK_MIN` of its start on the side where the slower
+    hours lie (a later wave's stop may no longer be reached before the peak ends, a stop served
+    before the peak no longer after it starts), so its arcs see the speeds of its own hours; the
+    other stops keep their windows and may still move between trips.  The narrowed windows lie
+    inside the scenario's, so whatever the re-solve meets holds too.
+    """
+    pr = sp.problem
+    v = night.net.vehicles
+    profiles = sorted({v.profile[t] for t, _ in sp.vehicles}) or [night.default_profile]
+    factors = np.min([night.travel.hourly_factors(p) for p in profiles], axis=0)
+
+    def slowest(a_s: float, b_s: float) -> float:
+        """Slowest factor of the clock hours overlapping ``[a_s, b_s]`` (the fastest one when empty)."""
+        if b_s < a_s:
+            return float(factors.max())
+        h = np.arange(math.floor(a_s / 3600.0), max(math.ceil(b_s / 3600.0), math.floor(a_s / 3600.0) + 1))
+        return float(factors[h % 24].min())
+
+    tw_open = pr.tw_open_s.copy()
+    tw_close = pr.tw_close_s.copy()
+    slack = RETIME_SLACK_MIN * 60.0
+    for n, m in start_min.items():
+        s, o, c = m * 60.0, float(tw_open[n]), float(min(tw_close[n], pr.end_max_s.max()))
+        own = slowest(max(o, s - slack), min(c, s + slack))
+        if own <= slowest(o, c):
+            continue
+        if slowest(o, s - slack) < own:
+            tw_open[n] = max(int(tw_open[n]), math.floor(s - slack))
+        if slowest(s + slack, c) < own:
+            tw_close[n] = max(int(tw_open[n]), min(int(tw_close[n]), math.floor(s + slack)))
+    sites = np.array([sp.depot] + [j.site for j in sp.jobs], dtype=np.int64)
+    uniq, inv = np.unique(sites, return_inverse=True)
+    travel_s = arc_travel_s(night, uniq, inv, night.travel.distance_m(uniq, uniq), profiles, pr.start_s,
+                            pr.end_max_s, tw_open, tw_close, pr.service_fixed_s + pr.service_var_s, pr.allowed,
+                            pr.deadline_s)
+    return replace(sp, problem=replace(pr, tw_open_s=tw_open, tw_close_s=tw_close, travel_s=travel_s))
 
 
 def _type_limits(night: CompiledNight, tier: int, t: int, jobs: list[Job],

@@ -523,6 +523,10 @@ class Reference:
     tolerance: float = 0.01
     lb_tolerance: float = 0.01
 
+    def below_value(self, cost: float) -> bool:
+        """``cost`` is below the listed value at the value's printed precision."""
+        return cost < self.value - self.tolerance / 2
+
     def below_bound(self, cost: float) -> bool:
         """``cost`` lies below what no feasible solution can: a proven optimum or a lower bound."""
         if self.kind == "optimum" and cost < self.value - self.tolerance:
@@ -619,7 +623,7 @@ def bound_summary(rows: list[dict], bks: dict[str, Reference]) -> str:
     for r in feas:
         k = bks[r["instance"]].kind
         kinds[k] = kinds.get(k, 0) + 1
-    below = [r for r in feas if r["cost"] < bks[r["instance"]].value]
+    below = [r for r in feas if bks[r["instance"]].below_value(r["cost"])]
     wrong = [r["instance"] for r in feas if bks[r["instance"]].below_bound(r["cost"])]
     n_lb = sum(1 for r in feas if bks[r["instance"]].lower_bound is not None)
     by_kind = ", ".join(f"{n} {k}" for k, n in sorted(kinds.items()))

@@ -27,8 +27,10 @@ A per-satellite limit so loose that its ways of sharing the total cannot all be 
 sample of a huge space, and the search could end worse than on the same instance with a
 tighter limit, although every split of the tighter one is allowed here. Steps 1–2 then run
 under the balanced cap ``total // satellites + 1`` (:func:`screening_cap`): they are the
-search of the tighter instance, and only step 3 may go beyond the cap, after the moves
-within it. A relaxation thus searches what its tighter form searches, and then more.
+search of the tighter instance, followed only by the satellite subsets that just the file's
+limit lets carry the demand (one or two satellites with many freighters each); step 3 may go
+beyond the cap after the moves within it. A relaxation thus searches what its tighter form
+searches, and then more.
 
 Every candidate split is priced exactly for the last mile (its routes) plus an
 estimate of the trunk (:func:`trunk_cost`: full direct truckloads, then the
@@ -241,14 +243,16 @@ def assign_satellites(dist: np.ndarray, demand: np.ndarray, depot: int, sats: li
     lam = truck_cost * 2.0 * d_dep / truck_capacity  # trunk price per unit, full truck there and back
     max_q = max((dem[c] for c in custs), default=0.0)
 
-    subsets = []
-    for r in range(ns, 0, -1):
-        for comb in itertools.combinations(range(ns), r):
-            fleet = len(comb) * cap if cf_total <= 0 else min(len(comb) * cap, cf_total)
-            if fleet * cf_capacity + 1e-9 < total or max_q > cf_capacity + 1e-9:
-                continue
-            subsets.append(comb)
-    if not subsets:
+    def fits(comb: tuple[int, ...], limit: int) -> bool:
+        fleet = len(comb) * limit if cf_total <= 0 else min(len(comb) * limit, cf_total)
+        return fleet * cf_capacity + 1e-9 >= total and max_q <= cf_capacity + 1e-9
+
+    combs = [c for r in range(ns, 0, -1) for c in itertools.combinations(range(ns), r)]
+    subsets = [c for c in combs if fits(c, cap)]
+    # subsets only the file's own limit lets carry the demand (few satellites, many freighters
+    # each): screened after everything of the tighter search, with that limit
+    wide = [c for c in combs if cap < per_sat and not fits(c, cap) and fits(c, per_sat)]
+    if not subsets and not wide:
         return None
     # the model is in freighter-distance units: divide the trunk price and fixed cost by its rate
     unit = cf_cost if cf_cost > 0 else 1.0
@@ -299,6 +303,7 @@ def assign_satellites(dist: np.ndarray, demand: np.ndarray, depot: int, sats: li
         shares = [f for f in _shares(cap, cf_total, ns) if f not in fleets]
         if len(shares) <= MAX_SHARES:
             fleets += shares
+    fleets += [tuple(per_sat if s in c else 0 for s in range(ns)) for c in wide]
     screen: list[tuple[float, tuple[int, ...]]] = []
     for k, fleet in enumerate(fleets):
         share = max(0.05, (left() - 2.0 / 3.0 * time_limit_s) / (len(fleets) - k))

@@ -122,6 +122,7 @@ def test_bks_kinds_and_bounds(tmp_path: Path) -> None:
     assert (bks["A"].kind, bks["B"].kind, bks["C"].kind) == ("optimum", "upper bound", "best known")
     assert bks["B"].lower_bound is None and bks["C"].lower_bound == pytest.approx(290.1)
     assert not bks["A"].below_bound(99.995) and bks["A"].below_bound(99.8)  # one unit of the last decimal
+    assert not bks["A"].below_value(99.96) and bks["A"].below_value(99.94)  # at the printed precision (0.1)
     assert not bks["B"].below_bound(150.0)  # below an upper bound: an improvement
     assert not bks["C"].below_bound(295.0) and bks["C"].below_bound(289.9)
     rows = [{"instance": "A", "feasible": True, "cost": 100.0}, {"instance": "B", "feasible": True, "cost": 190.0},

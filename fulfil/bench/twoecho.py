@@ -44,7 +44,7 @@ from fulfil.errors import UsageError
 log = logging.getLogger("fulfil")
 
 __all__ = ["TwoEInstance", "read_2e", "build_scenario", "solve_2e", "verify_2e", "write_2e_solution",
-           "load_2e_bks", "is_2e_folder", "cmd_bench_2e"]
+           "Reference", "load_2e_bks", "bound_summary", "is_2e_folder", "cmd_bench_2e"]
 
 
 # ------------------------------------------------------------------ reading
@@ -505,19 +505,65 @@ def is_2e_folder(folder: Path) -> bool:
     return any(folder.glob("*.dat"))
 
 
-def load_2e_bks(folder: Path) -> dict[str, float]:
-    """``{instance: bks}`` from ``bks.csv`` in the folder or its parent (empty values skipped)."""
+@dataclass(frozen=True)
+class Reference:
+    """One row of ``bks.csv``: the listed value and what kind of bound it is.
+
+    ``kind`` comes from the ``optimal`` column: ``yes`` → ``"optimum"`` (a proven optimum),
+    ``no`` → ``"upper bound"`` (a value known not to be the optimum's, e.g. Set 4b's, which
+    are the Set 4a values of the same instances), anything else → ``"best known"`` (a
+    feasible value, optimality unknown). ``lower_bound`` is a bound the ``source`` text
+    states as ``best LB x`` / ``best BLB x``. The tolerances are one unit of the last
+    decimal printed for each (the sources print 1–2 decimals, sometimes truncated).
+    """
+
+    value: float
+    kind: str
+    lower_bound: float | None = None
+    tolerance: float = 0.01
+    lb_tolerance: float = 0.01
+
+    def below_value(self, cost: float) -> bool:
+        """``cost`` is below the listed value at the value's printed precision."""
+        return cost < self.value - self.tolerance / 2
+
+    def below_bound(self, cost: float) -> bool:
+        """``cost`` lies below what no feasible solution can: a proven optimum or a lower bound."""
+        if self.kind == "optimum" and cost < self.value - self.tolerance:
+            return True
+        return self.lower_bound is not None and cost < self.lower_bound - self.lb_tolerance
+
+
+_LOWER_BOUND = re.compile(r"\bbest B?LB (\d+(?:\.\d+)?)")
+
+
+def _decimals_unit(text: str) -> float:
+    """One unit of the last decimal printed in ``text`` (``"1407.6"`` → 0.1, ``"371"`` → 1)."""
+    return 10.0 ** -len(text.partition(".")[2])
+
+
+def load_2e_bks(folder: Path) -> dict[str, Reference]:
+    """``{instance: Reference}`` from ``bks.csv`` in the folder or its parent (empty values skipped).
+
+    Raises :class:`UsageError` for a value that is not a number.
+    """
     for cand in (folder / "bks.csv", folder.parent / "bks.csv"):
         if cand.is_file():
             out = {}
             with cand.open(newline="", encoding="utf-8") as fh:
-                for row in csv.DictReader(fh):
+                for ln, row in enumerate(csv.DictReader(fh), start=2):
                     v = (row.get("bks") or row.get("distance") or "").strip()
-                    if v:
-                        try:
-                            out[row["instance"].strip()] = float(v)
-                        except ValueError:
-                            pass
+                    if not v:
+                        continue
+                    try:
+                        value = float(v)
+                    except ValueError:
+                        raise UsageError(f"{cand}:{ln}: bks {v!r} is not a number") from None
+                    opt = (row.get("optimal") or "").strip().lower()
+                    kind = {"yes": "optimum", "no": "upper bound"}.get(opt, "best known")
+                    m = _LOWER_BOUND.search(row.get("source") or "")
+                    lb, lb_tol = (float(m.group(1)), _decimals_unit(m.group(1))) if m else (None, 0.01)
+                    out[row["instance"].strip()] = Reference(value, kind, lb, _decimals_unit(v), lb_tol)
             return out
     return {}
 
@@ -562,7 +608,32 @@ def run_2e_task(args: tuple[str, str, float, int, str]) -> dict:
 #: Worker processes of one instance's routing: ours' OR-Tools and PyVRP runs at the same time.
 ROUTING_PROCESSES = 2
 
-EXTRA_COLUMNS = ["trunk_routes", "lm_routes", "trunk_cost", "lm_cost", "checker_violations", "cf_total_ok"]
+EXTRA_COLUMNS = ["trunk_routes", "lm_routes", "trunk_cost", "lm_cost", "checker_violations", "cf_total_ok",
+                 "bks_kind", "lower_bound", "below_bound"]
+
+
+def bound_summary(rows: list[dict], bks: dict[str, Reference]) -> str:
+    """How the feasible results stand against the listed values, by the kind of each value.
+
+    A result below a ``"best known"`` or ``"upper bound"`` value is an improvement; below a
+    proven optimum or a listed lower bound it is impossible, so it names the instances.
+    """
+    feas = [r for r in rows if r.get("feasible") and r.get("cost") is not None and r["instance"] in bks]
+    kinds: dict[str, int] = {}
+    for r in feas:
+        k = bks[r["instance"]].kind
+        kinds[k] = kinds.get(k, 0) + 1
+    below = [r for r in feas if bks[r["instance"]].below_value(r["cost"])]
+    wrong = [r["instance"] for r in feas if bks[r["instance"]].below_bound(r["cost"])]
+    n_lb = sum(1 for r in feas if bks[r["instance"]].lower_bound is not None)
+    by_kind = ", ".join(f"{n} {k}" for k, n in sorted(kinds.items()))
+    lines = [(f"Listed values of the {len(feas)} feasible result(s) with one: {by_kind or 'none'}; "
+              f"{n_lb} with a lower bound."),
+             f"Below the listed value: {len(below)}"
+             + (f" ({', '.join(sorted({bks[r['instance']].kind for r in below}))})" if below else "") + ".",
+             f"Below a proven optimum or a listed lower bound: {len(wrong)}"
+             + (f" -- IMPOSSIBLE, check: {', '.join(wrong)}" if wrong else "") + "."]
+    return "\n".join(lines)
 
 
 def cmd_bench_2e(args, folder: Path) -> int:
@@ -611,10 +682,14 @@ def cmd_bench_2e(args, folder: Path) -> int:
 
     def done(row: dict) -> None:
         row["family"] = _family(row["instance"])
-        b = bks.get(row["instance"])
-        row["bks"], row["bks_routes"] = b, None
-        row["gap_pct"] = (100.0 * (row["cost"] - b) / b if b and row.get("feasible") and row.get("cost") is not None
-                          else None)
+        ref = bks.get(row["instance"])
+        ok = ref is not None and bool(row.get("feasible")) and row.get("cost") is not None
+        row["bks"], row["bks_routes"] = (ref.value if ref else None), None
+        # against an upper bound or a best-known value a negative gap is an improvement, not an error
+        row["gap_pct"] = 100.0 * (row["cost"] - ref.value) / ref.value if ok and ref.value > 0 else None
+        row["bks_kind"] = ref.kind if ref else None
+        row["lower_bound"] = ref.lower_bound if ref else None
+        row["below_bound"] = ref.below_bound(row["cost"]) if ok else None
         rows.append(row)
         progress(row, len(rows), len(names))
         write()
@@ -639,7 +714,8 @@ def cmd_bench_2e(args, folder: Path) -> int:
             done(row_of(fut, futs[fut]))
     rows = sorted_rows(rows, names, ["ours"])
     write()
-    text = results_table(rows) + "\n\n" + summarize(rows, ["ours"], "2e", "distance")
+    text = (results_table(rows) + "\n\n" + summarize(rows, ["ours"], "2e", "distance") + "\n\n"
+            + bound_summary(rows, bks))
     (out / "summary.txt").write_text(text + "\n", encoding="utf-8")
     from fulfil.bench.chart import GAPS_PNG, write_gap_chart
 

@@ -22,6 +22,16 @@ capacity) and ``q_j`` the demand. The search, all within one wall-clock budget:
 3. from the best split, its fleet neighbourhood (one freighter moved to another
    satellite, or dropped) while that improves, then more seeds of step 2.
 
+A per-satellite limit so loose that its ways of sharing the total cannot all be tried
+(e.g. six freighters allowed at each satellite, six in all) would make steps 1–2 a thin
+sample of a huge space, and the search could end worse than on the same instance with a
+tighter limit, although every split of the tighter one is allowed here. Steps 1–2 then run
+under the balanced cap ``total // satellites + 1`` (:func:`screening_cap`): they are the
+search of the tighter instance, followed only by the satellite subsets that just the file's
+limit lets carry the demand (one or two satellites with many freighters each); step 3 may go
+beyond the cap after the moves within it. A relaxation thus searches what its tighter form
+searches, and then more.
+
 Every candidate split is priced exactly for the last mile (its routes) plus an
 estimate of the trunk (:func:`trunk_cost`: full direct truckloads, then the
 remainders as a small CVRP solved by enumeration), and the cheapest is returned.
@@ -39,7 +49,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["SatelliteSplit", "assign_satellites", "solve_multidepot", "trunk_cost"]
+__all__ = ["SatelliteSplit", "assign_satellites", "screening_cap", "solve_multidepot", "trunk_cost"]
 
 #: Integer scale of distances in the PyVRP model (distance units → model units).
 SCALE = 10_000
@@ -189,6 +199,27 @@ def solve_multidepot(dist: np.ndarray, demand: np.ndarray, sats: list[int], cust
 
 
 # -------------------------------------------------------------- the split
+def _shares(cap: int, total: int, ns: int) -> list[tuple[int, ...]]:
+    """Every way to share ``total`` freighters among ``ns`` satellites, at most ``cap`` each."""
+    return [f for f in itertools.product(range(cap + 1), repeat=ns) if sum(f) == total]
+
+
+def screening_cap(per_sat: int, cf_total: int, ns: int) -> int:
+    """Per-satellite freighter cap of the screening steps (1–2) of :func:`assign_satellites`.
+
+    The file's limit ``per_sat`` (already at most ``cf_total``), unless it is so loose that
+    its shares of the total are more than :data:`MAX_SHARES`: then the balanced cap
+    ``cf_total // ns + 1`` when that is tighter (Set 4b's limit of 6 → Set 4a's 3 for three
+    satellites, 2 for five).
+    """
+    if cf_total <= 0 or ns < 2:
+        return per_sat
+    cap = cf_total // ns + 1
+    if cap >= per_sat or len(_shares(per_sat, cf_total, ns)) <= MAX_SHARES:
+        return per_sat
+    return cap
+
+
 def assign_satellites(dist: np.ndarray, demand: np.ndarray, depot: int, sats: list[int], custs: list[int],
                       cf_capacity: float, cf_per_sat: int, cf_total: int, truck_capacity: float,
                       truck_cost: float = 1.0, cf_cost: float = 1.0, truck_fixed: float = 0.0,
@@ -206,19 +237,22 @@ def assign_satellites(dist: np.ndarray, demand: np.ndarray, depot: int, sats: li
     ns = len(sats)
     total = float(sum(dem[c] for c in custs))
     per_sat = min(cf_per_sat, cf_total) if cf_total > 0 else cf_per_sat
+    cap = screening_cap(per_sat, cf_total, ns)  # steps 1–2; step 3 may go up to per_sat
     d_dep = np.array([dist[depot, s] for s in sats])
     d_ss = dist[np.ix_(sats, sats)]
     lam = truck_cost * 2.0 * d_dep / truck_capacity  # trunk price per unit, full truck there and back
     max_q = max((dem[c] for c in custs), default=0.0)
 
-    subsets = []
-    for r in range(ns, 0, -1):
-        for comb in itertools.combinations(range(ns), r):
-            fleet = len(comb) * per_sat if cf_total <= 0 else min(len(comb) * per_sat, cf_total)
-            if fleet * cf_capacity + 1e-9 < total or max_q > cf_capacity + 1e-9:
-                continue
-            subsets.append(comb)
-    if not subsets:
+    def fits(comb: tuple[int, ...], limit: int) -> bool:
+        fleet = len(comb) * limit if cf_total <= 0 else min(len(comb) * limit, cf_total)
+        return fleet * cf_capacity + 1e-9 >= total and max_q <= cf_capacity + 1e-9
+
+    combs = [c for r in range(ns, 0, -1) for c in itertools.combinations(range(ns), r)]
+    subsets = [c for c in combs if fits(c, cap)]
+    # subsets only the file's own limit lets carry the demand (few satellites, many freighters
+    # each): screened after everything of the tighter search, with that limit
+    wide = [c for c in combs if cap < per_sat and not fits(c, cap) and fits(c, per_sat)]
+    if not subsets and not wide:
         return None
     # the model is in freighter-distance units: divide the trunk price and fixed cost by its rate
     unit = cf_cost if cf_cost > 0 else 1.0
@@ -233,7 +267,7 @@ def assign_satellites(dist: np.ndarray, demand: np.ndarray, depot: int, sats: li
     best_key: tuple[tuple[int, ...], tuple[float, ...]] | None = None
 
     def loose(comb: tuple[int, ...]) -> tuple[int, ...]:
-        return tuple(per_sat if s in comb else 0 for s in range(ns))
+        return tuple(cap if s in comb else 0 for s in range(ns))
 
     def run(fleet: tuple[int, ...], extra: tuple[float, ...], share: float, sd: int) -> SatelliteSplit | None:
         """One multi-depot model: ``fleet[s]`` freighters at satellite s, ``extra`` = its price per unit."""
@@ -266,10 +300,10 @@ def assign_satellites(dist: np.ndarray, demand: np.ndarray, depot: int, sats: li
     #    exactly that total among the satellites
     fleets = [loose(c) for c in subsets]
     if cf_total > 0:
-        shares = [f for f in itertools.product(range(per_sat + 1), repeat=ns)
-                  if sum(f) == cf_total and f not in fleets]
+        shares = [f for f in _shares(cap, cf_total, ns) if f not in fleets]
         if len(shares) <= MAX_SHARES:
             fleets += shares
+    fleets += [tuple(per_sat if s in c else 0 for s in range(ns)) for c in wide]
     screen: list[tuple[float, tuple[int, ...]]] = []
     for k, fleet in enumerate(fleets):
         share = max(0.05, (left() - 2.0 / 3.0 * time_limit_s) / (len(fleets) - k))
@@ -287,6 +321,8 @@ def assign_satellites(dist: np.ndarray, demand: np.ndarray, depot: int, sats: li
     #    than any price (a tight global total makes the routes a bin packing). From the best
     #    split's own route counts, move one freighter from one satellite to another, or drop
     #    one; an improvement restarts from it. Then more seeds of step 2 until the budget ends.
+    #    Moves that keep every satellite within the screening cap come first (the tighter
+    #    instance's own neighbourhood), then those that use the file's looser limit.
     tried: set[tuple] = set()
     rnd = 0
     while left() > 0.05 and best_key is not None:
@@ -302,6 +338,7 @@ def assign_satellites(dist: np.ndarray, demand: np.ndarray, depot: int, sats: li
             moves.append(tuple(int(used[k] - (k == a_)) for k in range(ns)))
         moves = [(f, extra) for f in moves
                  if sum(f) * cf_capacity + 1e-9 >= total and (f, extra) not in tried]
+        moves.sort(key=lambda m: max(m[0]) > cap)  # stable: the order within each group is kept
         if moves:
             tried.add(moves[0])
             run(moves[0][0], moves[0][1], min(per, left()), seed + 1)

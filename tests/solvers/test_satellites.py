@@ -84,3 +84,45 @@ def test_split_prices_its_routes_and_keeps_the_total() -> None:
         assert all(split.satellite[k] == s for k in seq)
     assert split.lm_cost == pytest.approx(lm)
     assert split.trunk_cost == pytest.approx(trunk_cost(d[0, sats], d[np.ix_(sats, sats)], loads, total / 1.5))
+
+
+def test_screening_cap_only_where_the_limit_cannot_be_enumerated() -> None:
+    from solvers.routing.satellites import MAX_SHARES, screening_cap
+
+    assert screening_cap(6, 6, 3) == 3 and screening_cap(6, 6, 5) == 2  # Set 4b -> the Set 4a limits
+    assert screening_cap(6, 6, 2) == 6  # 7 shares: all are tried under the file's own limit
+    assert screening_cap(4, 4, 2) == 4 and screening_cap(3, 6, 3) == 3 and screening_cap(2, 6, 5) == 2
+    assert screening_cap(5, 0, 4) == 5  # no global total: nothing to share
+    assert MAX_SHARES < 28  # the 28 shares of 6 freighters among 3 satellites are too many to try
+
+
+def test_loose_limit_screens_what_the_tight_limit_screens(monkeypatch) -> None:
+    """Six freighters allowed per satellite (six in all) screens exactly the fleets of a limit of three first."""
+    import solvers.routing.satellites as sat
+
+    rng = np.random.default_rng(5)
+    pts = np.vstack([[50, 50], [20, 20], [80, 80], [20, 80], rng.uniform(0, 100, size=(18, 2))])
+    d = np.hypot(*(pts[:, None, :] - pts[None, :, :]).transpose(2, 0, 1))
+    dem = np.concatenate([[0] * 4, rng.integers(1, 10, size=18)]).astype(float)
+    sats, custs = [1, 2, 3], list(range(4, 22))
+    fleets: list[tuple[int, ...]] = []
+    real = sat.solve_multidepot
+
+    def record(dist, demand, s, c, n_vehicles, *args, **kwargs):
+        if not fleets or fleets[-1] != tuple(n_vehicles):  # a price retry repeats its fleet
+            fleets.append(tuple(n_vehicles))
+        return real(dist, demand, s, c, n_vehicles, *args, **kwargs)
+
+    monkeypatch.setattr(sat, "solve_multidepot", record)
+    seen = {}
+    for per in (3, 6):
+        fleets.clear()
+        split = sat.assign_satellites(d, dem, 0, sats, custs, cf_capacity=40.0, cf_per_sat=per, cf_total=6,
+                                      truck_capacity=200.0, time_limit_s=0.6, seed=0)
+        assert split is not None and len(split.routes) <= 6
+        seen[per] = list(fleets)
+    # the screening tries each fleet once; its end is the first fleet tried again (step 2)
+    n_screen = next((k for k, f in enumerate(seen[3]) if f in seen[3][:k]), len(seen[3]))
+    assert n_screen >= 10  # at least the 10 shares of 6 freighters, at most 3 at a satellite
+    assert seen[6][:n_screen] == seen[3][:n_screen]
+    assert all(max(f) <= 3 for f in seen[6][:n_screen])

@@ -47,7 +47,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from fulfil.bench.common import (
-    CVRP_CLASSES, BenchSet, parse_peers, progress, results_table, select_instances,
+    CVRP_CLASSES, BenchSet, finish_bench, parse_peers, progress, results_table, select_instances,
     sorted_rows, summarize, write_results_csv,
 )
 from fulfil.errors import UsageError
@@ -388,17 +388,6 @@ def cmd_bench(args) -> int:
     rows = sorted_rows(rows, names, solvers)
     write_results_csv(out / "results.csv", rows)
     text = results_table(rows) + "\n\n" + summarize(rows, solvers, bset.kind, convention)
-    (out / "summary.txt").write_text(text + "\n", encoding="utf-8")
-    from fulfil.bench.chart import GAPS_PNG, write_gap_chart
-
-    write_gap_chart(out / GAPS_PNG, rows, solvers, title=f"{folder.name}: gap per instance, {args.time_limit:g} s")
-    print(text)
-    print(f"\nWrote {out / 'results.csv'}, {out / 'summary.txt'}, {out / GAPS_PNG} and the solutions in "
-          f"{', '.join(str(out / s) for s in solvers)}")
-    bad = [r["instance"] for r in rows if r["solver"] == "ours" and not r["feasible"]]
-    if bad:
-        print(f"\nours: {len(bad)} solution(s) failed the independent check or were not found: {', '.join(bad)}")
-        return 4
-    return 0
+    return finish_bench(out, rows, text, solvers, f"{folder.name}: gap per instance, {args.time_limit:g} s")
 
 

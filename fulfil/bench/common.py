@@ -227,6 +227,38 @@ def parse_peers(vs: str | None) -> list[str]:
     return out
 
 
+def run_each(executor, fn, tasks: list, on_done) -> None:
+    """Submit ``fn(task)`` for every task and call ``on_done(future, task)`` as each finishes (at once,
+    in order, on the serial backend, whose futures are done when submitted)."""
+    futs, reported = {}, set()
+    for t in tasks:
+        fut = executor.submit(fn, t)
+        futs[fut] = t
+        if fut.done():
+            reported.add(fut)
+            on_done(fut, t)
+    for fut in executor.as_completed([f for f in futs if f not in reported]):
+        on_done(fut, futs[fut])
+
+
+def finish_bench(out: Path, rows: list[dict], text: str, solvers: list[str], title: str) -> int:
+    """Write ``summary.txt`` (atomically) and ``gaps.png`` beside ``results.csv``, print the summary and
+    the files, and return the exit code: 4 when one of ours failed the independent check."""
+    from fulfil.bench.chart import GAPS_PNG, write_gap_chart
+    from fulfil.output import write_text_atomic
+
+    write_text_atomic(out / "summary.txt", text + "\n")
+    write_gap_chart(out / GAPS_PNG, rows, solvers, title=title)
+    print(text)
+    print(f"\nWrote {out / 'results.csv'}, {out / 'summary.txt'}, {out / GAPS_PNG} and the solutions in "
+          f"{', '.join(str(out / s) for s in solvers)}")
+    bad = [r["instance"] for r in rows if r["solver"] == "ours" and not r["feasible"]]
+    if bad:
+        print(f"\nours: {len(bad)} solution(s) failed the independent check or were not found: {', '.join(bad)}")
+        return 4
+    return 0
+
+
 def sorted_rows(rows: list[dict], names: list[str], solvers: list[str]) -> list[dict]:
     pos = {n: i for i, n in enumerate(names)}
     spos = {s: i for i, s in enumerate(solvers)}

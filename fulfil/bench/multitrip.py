@@ -188,18 +188,18 @@ def _group_table(rows: list[dict], solvers: list[str]) -> str:
 
 def cmd_bench_multitrip(args, folder: Path) -> int:
     """``fulfil bench <MTVRPTWR folder>`` (see the module docstring); ``4`` when one of ours fails the check."""
-    from fulfil.bench.chart import GAPS_PNG, write_gap_chart
     from fulfil.bench.common import (
         BenchSet,
+        finish_bench,
         progress,
         results_table,
+        run_each,
         select_instances,
         sorted_rows,
         summarize,
         write_results_csv,
     )
     from fulfil.executor import cpu_count, make_executor
-    from fulfil.output import write_text_atomic
     from fulfil.readers.vrp import read_instance
 
     if getattr(args, "objective", None):
@@ -259,27 +259,10 @@ def cmd_bench_multitrip(args, folder: Path) -> int:
                     "status": f"error: {type(exc).__name__}: {exc}"[:300], "violations": ""}
 
     with make_executor(processes) as ex:
-        futs, reported = {}, set()
-        for t in tasks:
-            fut = ex.submit(run_mt_task, t)
-            futs[fut] = t
-            if fut.done():  # the serial backend: report as it goes
-                reported.add(fut)
-                done(row_of(fut, t))
-        for fut in ex.as_completed([f for f in futs if f not in reported]):
-            done(row_of(fut, futs[fut]))
+        run_each(ex, run_mt_task, tasks, lambda fut, t: done(row_of(fut, t)))
 
     rows = sorted_rows(rows, names, solvers)
     write_results_csv(out / "results.csv", rows)
     text = (results_table(rows) + "\n\n" + summarize(rows, solvers, "mtvrptwr", "distance") + "\n\n"
             + _group_table(rows, solvers))
-    write_text_atomic(out / "summary.txt", text + "\n")
-    write_gap_chart(out / GAPS_PNG, rows, solvers, title=f"{folder.name}: gap per instance, {args.time_limit:g} s")
-    print(text)
-    print(f"\nWrote {out / 'results.csv'}, {out / 'summary.txt'}, {out / GAPS_PNG} and the solutions in "
-          f"{', '.join(str(out / s) for s in solvers)}")
-    bad = [r["instance"] for r in rows if r["solver"] == "ours" and not r["feasible"]]
-    if bad:
-        print(f"\nours: {len(bad)} solution(s) failed the independent check or were not found: {', '.join(bad)}")
-        return 4
-    return 0
+    return finish_bench(out, rows, text, solvers, f"{folder.name}: gap per instance, {args.time_limit:g} s")

@@ -644,7 +644,7 @@ def cmd_bench_2e(args, folder: Path) -> int:
     PyVRP runs at the same time with the whole budget, so ``--workers 1`` gives ours two cores.
     """
     from fulfil.bench.common import RESULT_COLUMNS, BenchSet, fmt_csv, progress, results_table, select_instances
-    from fulfil.bench.common import sorted_rows, summarize
+    from fulfil.bench.common import run_each, sorted_rows, summarize
     from fulfil.executor import make_executor
 
     if args.vs:
@@ -703,15 +703,7 @@ def cmd_bench_2e(args, folder: Path) -> int:
                     "seconds": 0.0, "status": f"error: {type(exc).__name__}: {exc}"[:300]}
 
     with make_executor(workers) as ex:
-        futs, reported = {}, set()
-        for t in tasks:
-            fut = ex.submit(run_2e_task, t)
-            futs[fut] = t
-            if fut.done():  # the serial backend: report as it goes
-                reported.add(fut)
-                done(row_of(fut, t))
-        for fut in ex.as_completed([f for f in futs if f not in reported]):
-            done(row_of(fut, futs[fut]))
+        run_each(ex, run_2e_task, tasks, lambda fut, t: done(row_of(fut, t)))
     rows = sorted_rows(rows, names, ["ours"])
     write()
     text = (results_table(rows) + "\n\n" + summarize(rows, ["ours"], "2e", "distance") + "\n\n"

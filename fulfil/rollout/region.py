@@ -747,9 +747,6 @@ def _check_doc(doc: RegionDoc, tab: Tables | None, fname: str) -> list[Problem]:
     if pol.trunk_departure > pol.trunk_receiving.close:
         out.append(Problem(fname, None, "policies.trunk_departure",
                             "trunk trucks would leave after the receiving window closes"))
-    if pol.trunk_receiving.close > pol.last_mile_dispatch:
-        out.append(Problem(fname, None, "policies.trunk_receiving",
-                            "closes after last-mile dispatch; goods would leave before they arrive"))
     return out
 
 

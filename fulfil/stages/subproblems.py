@@ -259,9 +259,14 @@ def arc_travel_s(night: CompiledNight, uniq: np.ndarray, inv: np.ndarray, dist_u
         rows = np.concatenate([np.repeat(free[:1], k, axis=0), free[1:]])
         t = window_time_matrix_s(rows, night.travel.hourly_factors(prof), np.concatenate([starts, lo[1:]]),
                                  np.concatenate([starts, hi[1:]]), latest)
-        # the depot row: the slowest of the vehicles' departures that arrive in time (the first's if none does)
+        # the depot row: the slowest of the vehicles' departures that arrive in time (the first's if none
+        # does), and at least long enough that a departure arriving too late at exact times arrives too
+        # late at the price as well (one second past the time it has left): the matrix is shared by
+        # all vehicles, so a later wave priced at an earlier wave's speed would otherwise be let through
         fits = starts[:, None] + t[:k] <= latest[None, :]
         depot = np.where(fits.any(axis=0), np.where(fits, t[:k], -np.inf).max(axis=0), t[0])
+        late = np.where(fits, -np.inf, np.minimum(t[:k], latest[None, :] - starts[:, None] + 1.0))
+        depot = np.maximum(depot, late.max(axis=0))
         np.maximum(out, np.concatenate([depot[None, :], t[k:]]), out=out)
     return _seconds(out / 60.0, up=True)
 

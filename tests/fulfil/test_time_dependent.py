@@ -213,3 +213,29 @@ def test_the_re_solve_at_exact_times_keeps_inside_the_windows_and_is_kept_only_w
     chosen, _ = _retime(night, subs, first, PARAMS, None, ex)
     for i, sp in enumerate(subs):
         assert chosen[i] is first[i] or exact_cost(night, sp, chosen[i]) < exact_cost(night, sp, first[i])
+
+
+def test_a_later_wave_that_cannot_arrive_in_time_is_not_priced_at_an_earlier_waves_speed(tiny):
+    """The depot row is shared by every vehicle: one leaving at 01:30 (night speed) and one at 07:30 (the
+    peak).  A job the 07:30 departure reaches 30 s too late at exact times must be too late at the price
+    too — it was priced at the 01:30 speed, so the engine let the late trip through and the checker
+    found the trunk unloading after the last mile had left (``trunk_late``)."""
+    from fulfil.stages.subproblems import arc_travel_s
+
+    night = compile_night(tiny)
+    depot, site = night.travel.forward_index(0), night.travel.n_central + night.net.n_forward
+    uniq = np.array([depot, site])
+    dist = night.travel.distance_m(uniq, uniq)
+    prof = night.net.vehicles.profile[0]
+    free = float(night.travel.free_flow_s(uniq, uniq, prof, dist)[0, 1])
+    f = night.travel.hourly_factors(prof)
+    early, late = 90 * 60.0, 450 * 60.0
+    t_early, t_late = travel_seconds(free, early, f), travel_seconds(free, late, f)
+    assert t_late > t_early + 60.0  # the peak is slower
+    close = int(late + t_late - 30.0)  # the 07:30 departure misses it by 30 s, the 01:30 one makes it
+    start = np.array([early, late]).astype(np.int64)
+    price = arc_travel_s(night, uniq, np.array([0, 1]), dist, [prof], start, np.array([86400, 86400]),
+                         np.array([0, 0]), np.array([86400, close]), np.zeros(2), np.ones((2, 2), dtype=bool),
+                         np.full((2, 2), 86400))
+    assert price[0, 1] >= t_early  # the early departure arrives in time and is priced at least at its speed
+    assert late + price[0, 1] > close  # the late one is refused by the engine, as exact timing refuses it

@@ -33,7 +33,7 @@ from fulfil.stages.types import TRUNK
 
 if TYPE_CHECKING:
     from fulfil.executor import Executor
-    from fulfil.pipeline import PlanParams
+    from fulfil.params import PlanParams
     from fulfil.stages.trip_work import TripWork
 
 #: Unserved reasons a later release can help with.

@@ -410,8 +410,7 @@ def compartment_params(night: CompiledNight, t: int, z: int, fraction: float):
                             unit_kw=float(b.unit_kw[t]), curtain=bool(b.curtain[t]))
 
 
-def wave_starts(night: CompiledNight, t: int, first: float, close: float,
-                max_trips: int | None = None) -> list[tuple[float, float]]:
+def wave_starts(night: CompiledNight, t: int, first: float, close: float) -> list[tuple[float, float]]:
     """``(departure, latest return)`` of each wave of a vehicle of type ``t``, clock minutes.
 
     The waves share the time from ``first`` (the first departure) to ``close`` (when most of the
@@ -419,12 +418,11 @@ def wave_starts(night: CompiledNight, t: int, first: float, close: float,
     back in time to reload the vehicle with a full body for the next, so any trip of a wave can
     follow any trip of the wave before on one vehicle of its type.  Fewer waves when one would be
     shorter than :data:`MIN_WAVE_MIN` of driving; the last wave may run to the shift's close.
-    At most ``max_trips`` waves (default ``policies.max_trips``, the last mile's).
     """
     v = night.net.vehicles
     reload = night.reload_min(int(v.total_crates[t]))
     shift_close = float(v.shift_close[t])
-    m = night.policy.max_trips if max_trips is None else max_trips
+    m = night.policy.max_trips
     while m > 1 and (close - first + reload) / m < reload + MIN_WAVE_MIN:
         m -= 1
     length = (close - first + reload) / m

@@ -369,7 +369,40 @@ def run() -> None:
     sys.exit(code)
 
 
+class _CtrlC:
+    """Python's own Ctrl-C behaviour (raise KeyboardInterrupt) that also notes the Ctrl-C, so one that a
+    library wraps in an error of its own (pydantic building a schema when the scenario model is first
+    used) still ends as an interruption (130), not as an internal error."""
+
+    seen = False
+
+    def __call__(self, signum, frame) -> None:
+        self.seen = True
+        raise KeyboardInterrupt
+
+
+@contextmanager
+def _noting_ctrl_c() -> Iterator[_CtrlC]:
+    """:class:`_CtrlC` as the SIGINT handler while the command runs (only where Python's default one is
+    in place: the main thread, Ctrl-C not ignored); the previous handler is put back after."""
+    ctrl_c = _CtrlC()
+    mine = (threading.current_thread() is threading.main_thread()
+            and signal.getsignal(signal.SIGINT) is signal.default_int_handler)
+    if mine:
+        signal.signal(signal.SIGINT, ctrl_c)
+    try:
+        yield ctrl_c
+    finally:
+        if mine and signal.getsignal(signal.SIGINT) is ctrl_c:
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
 def main(argv: list[str] | None = None) -> int:
+    with _noting_ctrl_c() as ctrl_c:
+        return _main(argv, ctrl_c)
+
+
+def _main(argv: list[str] | None, ctrl_c: _CtrlC) -> int:
     try:
         parser = build_parser()
         args = parser.parse_args(argv)
@@ -389,6 +422,10 @@ def main(argv: list[str] | None = None) -> int:
             print("interrupted", file=sys.stderr)
         return 130
     except Exception as exc:  # an internal error: keep it to one line unless debugging
+        if ctrl_c.seen:  # a Ctrl-C that a library turned into its own error
+            with ignoring_ctrl_c():
+                print("interrupted", file=sys.stderr)
+            return 130
         if os.environ.get("FULFIL_DEBUG"):
             raise
         print(f"internal error: {type(exc).__name__}: {exc} (set FULFIL_DEBUG=1 for details; please report)",

@@ -148,3 +148,26 @@ def test_version(capsys):
         main(["--version"])
     assert info.value.code == 0
     assert capsys.readouterr().out == f"fulfil {fulfil.__version__}\n"
+
+
+def test_ctrl_c_that_a_library_wraps_in_its_own_error_still_exits_130(monkeypatch, capsys):
+    """A Ctrl-C while pydantic builds the scenario model's schema came out as pydantic's SchemaError
+    (exit 1, 'internal error'); a Ctrl-C the command saw is an interruption whatever error carries it."""
+    import os
+    import signal
+    import time
+
+    import fulfil.cli as cli
+
+    def wrapped(args):
+        try:
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(5)
+        except KeyboardInterrupt:
+            raise RuntimeError("Error building validator: KeyboardInterrupt") from None
+        return 0
+
+    monkeypatch.setattr(cli, "_cmd_validate", wrapped)
+    assert cli.main(["validate", "x.toml"]) == 130
+    assert "interrupted" in capsys.readouterr().err
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # put back
